@@ -1,0 +1,81 @@
+"""The forecast stage's command-line contract: hpo-train, hpo-evaluate, hpo-forecast on the bundled real data.
+
+A small model (one subsystem, LightGBM only, trained on 2022 with the last 60 days as validation) keeps this quick;
+the full-size figures are in benchmarks/forecast.py.
+"""
+import json, subprocess, sys
+from pathlib import Path
+import pandas as pd
+import pytest
+
+from hpo.etl import default_data_dir
+
+LOAD = default_data_dir()/'ons'/'curva_carga'
+FILES = [str(LOAD/'CURVA_CARGA_2022.csv'), str(LOAD/'CURVA_CARGA_2023.csv')]
+
+def run(*args, cwd=None):
+    return subprocess.run(list(args), capture_output=True, text=True, cwd=cwd)
+
+@pytest.fixture(scope='module')
+def model(tmp_path_factory):
+    d = tmp_path_factory.mktemp('model')
+    r = run('hpo-train', '--train-end', '2023-01-01', '--train-start', '2022-01-15', '--val-days', '60', '--epochs', '0',
+            '--subsystems', 'N', '--out', str(d/'m'), cwd=d)
+    assert r.returncode == 0, r.stderr
+    assert 'saved' in r.stdout
+    return d/'m'
+
+def test_train_writes_model_folder(model):
+    names = {p.name for p in model.iterdir()}
+    assert {'preprocess.joblib', 'lightgbm.joblib', 'calibration.json', 'metadata.json'} <= names
+    meta = json.loads((model/'metadata.json').read_text())
+    assert meta['train_end'].startswith('2023-01-01') and len(meta['fingerprint']) == 64
+
+def test_evaluate_json_contract(model, tmp_path):
+    out = tmp_path/'eval.json'
+    r = run('hpo-evaluate', '--model', str(model), '--load-files', *FILES, '--start', '2023-03-01', '--end', '2023-03-31',
+            '--horizons', '1,24', '--json', str(out))
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(out.read_text())
+    assert set(rep['baselines']) == {'persistence', 'seasonal_naive_24', 'seasonal_naive_168', 'lightgbm'}
+    cell = rep['model']['N']['24']
+    assert {'mape', 'rmse_mw', 'mae_mw', 'coverage_p10_p90'} <= set(cell)
+    assert set(rep['model']['N']) == {'1', '24'}
+    assert cell['n_hours'] >= 700                                   # March 2023, every hour with a known load
+    assert cell['rmse_mw'] >= cell['mae_mw'] > 0
+    # the model beats persistence an hour ahead and "same hour yesterday" a day ahead, on the same hours
+    assert rep['model']['N']['1']['mape'] < rep['baselines']['persistence']['N']['1']['mape']
+    assert rep['model']['N']['24']['mape'] < rep['baselines']['seasonal_naive_24']['N']['24']['mape']
+
+def test_forecast_next_24h(model, tmp_path):
+    out = tmp_path/'f.csv'
+    r = run('hpo-forecast', '--model', str(model), '--history', FILES[1], '--out', str(out))
+    assert r.returncode == 0, r.stderr
+    f = pd.read_csv(out)
+    assert list(f.columns) == ['origin', 'timestamp', 'subsystem', 'horizon', 'p10_mw', 'p50_mw', 'p90_mw']
+    assert len(f) == 24 and (f.p10_mw <= f.p50_mw).all() and (f.p50_mw <= f.p90_mw).all()
+    assert f.timestamp.iloc[0] == '2024-01-01 03:00:00+00:00'      # the hour after the last one of 2023 (local 23:00)
+
+@pytest.mark.parametrize('args,message', [
+    (['--start', '2023-03-01', '--end', '2023-03-31', '--horizons', '0,24'], "bad --horizons value '0,24'"),
+    (['--start', 'March', '--end', '2023-03-31'], "bad --start value 'March'"),
+    (['--start', '2030-01-01', '--end', '2030-01-31'], 'no hour to evaluate'),
+])
+def test_evaluate_bad_input_one_line(model, args, message):
+    r = run('hpo-evaluate', '--model', str(model), '--load-files', *FILES, *args)
+    assert r.returncode == 2 and 'Traceback' not in r.stderr
+    assert r.stderr.startswith('hpo-evaluate: error: ') and message in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+def test_bad_model_folder_and_bad_file(tmp_path):
+    r = run('hpo-forecast', '--model', str(tmp_path), '--history', FILES[1])
+    assert r.returncode == 2 and 'missing model file' in r.stderr and 'Traceback' not in r.stderr
+    bad = tmp_path/'CURVA_CARGA_2023.csv'
+    bad.write_text('id_subsistema;nom_subsistema;din_instante;val_cargaenergiahomwmed\nSE;SUDESTE;2023-01-01 00:00:00;abc\n')
+    r = run('hpo-train', '--data', str(bad), '--train-end', '2023-01-01')
+    assert r.returncode == 2 and 'Traceback' not in r.stderr
+    assert 'line 2' in r.stderr and 'val_cargaenergiahomwmed' in r.stderr
+
+def test_forecast_module_is_light():
+    code = "import sys, hpo.forecast; print(sorted({'tensorflow', 'keras'} & set(sys.modules)))"
+    r = run(sys.executable, '-c', code)
+    assert r.returncode == 0 and r.stdout.strip() == '[]', r.stdout + r.stderr
