@@ -187,13 +187,17 @@ def split_masks(d:Design, h:int, train_start, train_end, val_days:int=365) -> tu
 LGBM_PARAMS = dict(objective='l1', num_iterations=500, learning_rate=0.15, num_leaves=63, min_data_in_leaf=50, max_bin=127,
                    bagging_fraction=0.5, bagging_freq=1, feature_fraction=0.8, verbosity=-1)
 
-def fit_lightgbm(d:Design, h:int, train_start, train_end, val_days:int=365, seed:int=0, n_jobs:int=2, **params):
-    "The horizon-`h` LightGBM model of one series (a `lightgbm.Booster`), early-stopped on the validation period."
-    import lightgbm as lgb
+def _clean_rows(d:Design, h:int, train_start, train_end, val_days:int) -> tuple:
+    "Inputs, targets and the (training, validation) masks of horizon `h`, keeping only rows with complete inputs."
     X, y = d.tabular(h), d.target(h)
     tr, va = split_masks(d, h, train_start, train_end, val_days)
     complete = X.notna().all(axis=1).to_numpy()
-    tr, va = tr & complete, va & complete
+    return X, y, tr & complete, va & complete
+
+def fit_lightgbm(d:Design, h:int, train_start, train_end, val_days:int=365, seed:int=0, n_jobs:int=2, **params):
+    "The horizon-`h` LightGBM model of one series (a `lightgbm.Booster`), early-stopped on the validation period."
+    import lightgbm as lgb
+    X, y, tr, va = _clean_rows(d, h, train_start, train_end, val_days)
     if tr.sum() < 500 or va.sum() < 24:
         raise DataError(f'too little clean data to train {d.s.name} h={h}: {tr.sum()} training and {va.sum()} validation hours',
                         expected='at least 500 training and 24 validation hours (check --train-end and the data period)')
@@ -205,9 +209,7 @@ def fit_lightgbm(d:Design, h:int, train_start, train_end, val_days:int=365, seed
 def refit_lightgbm(booster, d:Design, h:int, train_start, train_end, seed:int=0, n_jobs:int=2, **params):
     "Refit on training + validation with the early-stopped number of trees (+10 % for the extra data)."
     import lightgbm as lgb
-    X, y = d.tabular(h), d.target(h)
-    tr, va = split_masks(d, h, train_start, train_end, val_days=0)   # everything up to train_end
-    tr &= X.notna().all(axis=1).to_numpy()
+    X, y, tr, _ = _clean_rows(d, h, train_start, train_end, val_days=0)   # everything up to train_end
     n = max(1, int(round(booster.best_iteration * 1.1))) if booster.best_iteration > 0 else booster.current_iteration()
     p = {**LGBM_PARAMS, **params, 'seed': seed, 'num_threads': n_jobs, 'num_iterations': n}
     return lgb.train(p, lgb.Dataset(X[tr].to_numpy(), y[tr], feature_name=list(X.columns)))
@@ -380,10 +382,14 @@ class Forecaster:
             out['lstm'] = (rel + 1) * d.level[rows][:, None]
         return out
 
+    def median(self, sub:str, comp:dict) -> np.ndarray:
+        "P50, the ensemble: LightGBM and the LSTM weighted by `blend` (LightGBM alone without an LSTM)."
+        w = np.asarray(self.blend.get(sub, [0.0] * self.spec.horizons)) if 'lstm' in comp else 0.0
+        return (1 - w) * comp['lightgbm'] + w * comp.get('lstm', 0.0)
+
     def combine(self, sub:str, comp:dict) -> dict:
         "P50 (the ensemble), P10 and P90 from the components."
-        w = np.asarray(self.blend.get(sub, [0.0] * self.spec.horizons)) if 'lstm' in comp else 0.0
-        p50 = (1 - w) * comp['lightgbm'] + w * comp.get('lstm', 0.0)
+        p50 = self.median(sub, comp)
         q = np.asarray(self.bands[sub])
         return {'p10': p50 * (1 + q[:, 0]), 'p50': p50, 'p90': p50 * (1 + q[:, 1])}
 
@@ -477,8 +483,7 @@ def train(series:dict,                 # subsystem -> hourly series (`load_serie
         comp = fc.components(d, sub, rows)
         act = np.column_stack([d.actual(h)[rows] for h in range(1, H + 1)])
         fc.blend[sub] = [blend_weight(act[:, h], comp['lightgbm'][:, h], comp['lstm'][:, h]) if 'lstm' in comp else 0.0 for h in range(H)]
-        w = np.asarray(fc.blend[sub])
-        p50 = (1 - w) * comp['lightgbm'] + w * comp.get('lstm', 0.0)
+        p50 = fc.median(sub, comp)
         fc.bands[sub] = [conformal_band(act[:, h], p50[:, h]) for h in range(H)]
         val_scores[sub] = {name: [float(np.nanmean(np.abs(f[:, h] - act[:, h]) / act[:, h]) * 100) for h in range(H)]
                            for name, f in {**comp, 'ensemble': p50}.items()}
