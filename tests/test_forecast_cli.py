@@ -79,3 +79,13 @@ def test_forecast_module_is_light():
     code = "import sys, hpo.forecast; print(sorted({'tensorflow', 'keras'} & set(sys.modules)))"
     r = run(sys.executable, '-c', code)
     assert r.returncode == 0 and r.stdout.strip() == '[]', r.stdout + r.stderr
+
+def test_tune_command_exists():
+    r = run('hpo-tune', '--help')
+    assert r.returncode == 0 and '--trials' in r.stdout, r.stdout + r.stderr   # exported (it once sat in a non-exported cell)
+
+def test_train_records_band_method(model):
+    meta = json.loads((model/'metadata.json').read_text())
+    cal = json.loads((model/'calibration.json').read_text())
+    assert cal['band_method'] in ('fixed', 'adaptive') and cal['band_method'] == meta['band_method']
+    assert set(meta['band_check']['N']) == {'fixed', 'adaptive'}    # chosen on the validation period, both measured

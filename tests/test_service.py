@@ -18,6 +18,7 @@ from hypothesis import given, settings, HealthCheck
 from hypothesis.configuration import set_hypothesis_home_dir
 
 from hpo.etl import default_data_dir
+from conftest import Server, free_port
 from hpo.forecast import read_load_files, load_series, train
 from hpo.mlops import Registry, predict_and_optimize_realtime, subsystem_system, psi, STATE
 from hpo.dispatch import deck_system
@@ -26,32 +27,6 @@ set_hypothesis_home_dir(tempfile.mkdtemp(prefix='hpo-hypothesis-'))   # keep Hyp
 
 LOAD = default_data_dir()/'ons'/'curva_carga'/'CURVA_CARGA_2023.csv'
 ORIGIN = '2023-08-14 23:00'
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
-
-class Server:
-    "`hpo-serve` in a subprocess on a free port of 127.0.0.1."
-    def __init__(self, registry, tmp):
-        self.port = free_port(); self.url = f'http://127.0.0.1:{self.port}'
-        self.log = open(Path(tmp)/f'server-{self.port}.log', 'w+')
-        self.proc = subprocess.Popen(['hpo-serve', '--registry', str(registry), '--host', '127.0.0.1', '--port', str(self.port)],
-                                     stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, 'OMP_WAIT_POLICY': 'PASSIVE'})
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            if self.proc.poll() is not None: raise RuntimeError(f'hpo-serve exited: {self.output()}')
-            try:
-                if httpx.get(self.url + '/health', timeout=1).status_code == 200: return
-            except httpx.TransportError: time.sleep(0.2)
-        self.stop(); raise RuntimeError(f'hpo-serve did not answer within 60 s: {self.output()}')
-
-    def output(self) -> str: self.log.flush(); self.log.seek(0); return self.log.read()[-3000:]
-    def stop(self):
-        self.proc.terminate()
-        try: self.proc.wait(10)
-        except subprocess.TimeoutExpired: self.proc.kill(); self.proc.wait()
-        self.log.close()
 
 @pytest.fixture(scope='module')
 def series():
@@ -217,7 +192,8 @@ def test_monitoring_scores_earlier_forecasts_and_drift(client, series, registry)
     history = series['N'][:'2023-09-11 23:00'].iloc[-337:].to_numpy()
     assert n['psi'] == pytest.approx(psi(registry.manifest('v1')['reference']['N'], history), rel=1e-9)
     assert n['drift'] in ('stable', 'moderate', 'drift')
-    assert mon['subsystems']['NE'] == {'rolling_mape_pct': None, 'scored_forecasts': 0, 'psi': None, 'drift': 'unknown'}
+    assert set(n['features']) == {'load_mw', 'load_vs_day_mean', 'change_1h_pct', 'change_24h_pct', 'change_168h_pct'}
+    assert mon['subsystems']['NE'] == {'rolling_mape_pct': None, 'scored_forecasts': 0, 'psi': None, 'drift': 'unknown', 'features': {}}
     text = client.get('/metrics').text
     line = [l for l in text.splitlines() if l.startswith('hpo_rolling_mape_pct{subsystem="N"}')]
     assert line and float(line[0].split()[-1]) == pytest.approx(expected, rel=1e-6)

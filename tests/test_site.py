@@ -9,16 +9,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urldefrag, urlparse
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
-FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-         '--disable-component-update', '--disable-sync']
-SHOTS = Path(os.environ.get('HPO_SCREENSHOTS', ROOT/'_screenshots'))
-
-def _need_browser():
-    if CHROMIUM: return
-    if os.environ.get('CI'): pytest.fail("Debian's chromium is not installed (.ci/run installs it)")
-    pytest.skip("Debian's chromium is not installed")
+from conftest import ROOT, SHOTS, _need_browser
 
 @pytest.fixture(scope='module')
 def site(tmp_path_factory):
@@ -29,15 +20,6 @@ def site(tmp_path_factory):
     assert r.stdout.startswith('hpo-docs: ') and ' pages in ' in r.stdout, r.stdout
     from hpo.etl import serve_folder
     with serve_folder(out) as url: yield out, url + '/'
-
-@pytest.fixture(scope='module')
-def browser():
-    _need_browser()
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        yield b
-        b.close()
 
 def _pages(out:Path)->list:
     "Every notebook's page in the built site."

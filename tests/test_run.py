@@ -1,0 +1,107 @@
+"""`hpo-run`, the main job, as a user runs it: the installed console script in a fresh working directory.
+
+A tiny setting keeps it to well under a minute (three trees per horizon, one LSTM epoch on every 13th origin, two
+subsystems, which are then dispatched as islands); the notebook `05_run` runs the four-subsystem SIN path.
+"""
+import json, subprocess
+from pathlib import Path
+import numpy as np, pandas as pd
+import pytest
+
+SUBS = ['N', 'S']
+FORECAST_COLUMNS = ['origin', 'timestamp', 'subsystem', 'horizon', 'p10_mw', 'p50_mw', 'p90_mw']
+
+@pytest.fixture(scope='module')
+def run(tmp_path_factory):
+    "One tiny run, from an empty working directory, with the default output folder."
+    cwd = tmp_path_factory.mktemp('cwd')
+    r = subprocess.run(['hpo-run', '--trees', '3', '--epochs', '1', '--stride', '13', '--subsystems', ','.join(SUBS)],
+                       cwd=cwd, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return r, cwd/'hpo-run-out'
+
+def test_progress_and_summary(run):
+    r, _ = run
+    for i, stage in enumerate(['etl', 'train', 'evaluate', 'register', 'forecast', 'dispatch', 'backcast', 'report'], 1):
+        assert f'[{i}/8] {stage}' in r.stdout
+    assert 'forecast error on the test period 2023-07-01' in r.stdout and 'seasonal_naive_168' in r.stdout
+    assert 'dispatch (islands' in r.stdout and 'Traceback' not in r.stderr
+
+def test_files(run):
+    _, out = run
+    expected = {'report.html', 'summary.json', 'integrated.parquet', 'integrated_quality.csv', 'integrated_flags.csv', 'metrics.csv',
+                'forecast.csv', 'dispatch.csv', 'balance.csv', 'ramp_alerts.csv', 'backcast.csv', 'figures', 'registry'}
+    assert expected <= {p.name for p in out.iterdir()}
+    assert not [p for p in out.rglob('*.part')]   # no temporary file left behind
+    assert {p.name for p in (out/'figures').iterdir()} == {'skill.png', 'forecast.png', 'dispatch.png', 'backcast.png'}
+
+def test_report_is_self_contained(run):
+    _, out = run
+    page = (out/'report.html').read_text()
+    assert page.startswith('<!DOCTYPE html>') and page.count('<table') >= 8
+    assert page.count('src="data:image/png;base64,iVBORw0KGgo') == 4   # the four figures, embedded
+    for heading in ['Forecast error on the test period', 'The next 24 hours', 'Hydro dispatch of the forecast day', 'Backcast', 'Model version']:
+        assert heading in page
+    assert 'seasonal_naive_24' in page and 'persistence' in page
+
+def test_forecast_covers_the_next_day(run):
+    _, out = run
+    f = pd.read_csv(out/'forecast.csv', parse_dates=['origin', 'timestamp'])
+    assert list(f.columns) == FORECAST_COLUMNS and sorted(f.subsystem.unique()) == SUBS
+    t = pd.read_parquet(out/'integrated.parquet')
+    last = t[t.subsystem.isin(SUBS) & t.load_mw.notna()].groupby('subsystem').timestamp.max().min()
+    assert (f.origin == last).all()
+    for _, g in f.groupby('subsystem'):
+        assert list(g.timestamp) == list(pd.date_range(last + pd.Timedelta(hours=1), periods=24, freq='h'))
+    assert (f.p10_mw <= f.p50_mw).all() and (f.p50_mw <= f.p90_mw).all() and f.p50_mw.between(1e3, 1e5).all()
+
+def test_metrics(run):
+    _, out = run
+    m = pd.read_csv(out/'metrics.csv')
+    assert list(m.columns[:7]) == ['model', 'subsystem', 'horizon', 'mape', 'rmse_mw', 'mae_mw', 'n_hours']
+    assert {'model', 'lightgbm', 'lstm', 'persistence', 'seasonal_naive_24', 'seasonal_naive_168'} <= set(m.model)
+    assert set(m.horizon) == set(range(1, 25)) and (m.n_hours > 4000).all()   # July–December 2023, every target hour
+
+def test_dispatch(run):
+    _, out = run
+    d, b = pd.read_csv(out/'dispatch.csv'), pd.read_csv(out/'balance.csv')
+    from hpo.dispatch import DISPATCH_COLUMNS, BALANCE_COLUMNS
+    assert list(d.columns) == DISPATCH_COLUMNS and list(b.columns) == BALANCE_COLUMNS
+    assert set(d.subsystem) == set(SUBS) and d.timestamp.nunique() == 24
+    assert (d[['generation_mw', 'turbined_m3s', 'spilled_m3s', 'volume_hm3']] >= -1e-6).all().all()
+    f = pd.read_csv(out/'forecast.csv')
+    both = b.merge(f, on=['timestamp', 'subsystem'])
+    assert len(both) == 48 and np.allclose(both['load'], both['p50_mw'])   # the dispatch serves the forecast
+    assert np.allclose(b.load, b.hydro + b.thermal + b.wind + b.solar - b.curtailment + b.deficit, atol=1e-3)
+
+def test_summary_json(run):
+    _, out = run
+    s = json.loads((out/'summary.json').read_text())
+    assert set(s) >= {'hpo_run', 'etl', 'periods', 'forecast_error', 'forecast', 'dispatch', 'backcast', 'model', 'files'}
+    assert s['forecast_error']['test_period'].startswith('2023-07-01')
+    assert set(s['forecast_error']['mape_pct']['model']) == {'mape_h1', 'mape_h24', 'mape_h1_24'}
+    d = s['dispatch']
+    assert (d['scope'], d['status'], d['hours']) == ('islands', 'optimal', 24)
+    assert d['water_balance_residual_hm3'] <= 1e-6 and d['bound_excess'] <= 1e-6 and d['deficit_mwh'] <= 1e-6
+    bc = s['backcast']
+    assert bc['status'] == 'optimal' and bc['in_test_period'] and bc['water_balance_residual_hm3'] <= 1e-6
+    assert 0.5 < bc['energy']['SIN']['hydro_model_over_actual'] < 2
+    assert set(s['hpo_run']['seconds']) >= {'etl', 'train', 'evaluate', 'dispatch', 'report', 'total'}
+
+def test_registry_has_the_promoted_version(run):
+    _, out = run
+    from hpo.mlops import Registry
+    reg = Registry(out/'registry')
+    assert reg.versions() == ['v1'] and reg.serving == 'v1'
+    m = reg.verify('v1')   # checksums and library versions
+    assert m['subsystems'] == SUBS and 'test_mape_pct' in m['metrics']
+    assert json.loads((out/'summary.json').read_text())['model']['version'] == 'v1'
+
+def test_missing_data_folder_is_one_line(tmp_path):
+    r = subprocess.run(['hpo-run', '--data', str(tmp_path/'nowhere'), '--out', str(tmp_path/'out')], capture_output=True, text=True)
+    assert r.returncode == 2 and 'Traceback' not in r.stderr
+    assert r.stderr.strip() == f"hpo-run: error: {tmp_path/'nowhere'}: the data folder does not exist (expected a folder laid out like ../shared/data)"
+
+def test_bad_option_is_one_line(tmp_path):
+    r = subprocess.run(['hpo-run', '--stride', '12', '--out', str(tmp_path/'out')], capture_output=True, text=True)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and 'shares a factor with 24' in r.stderr
