@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pulp
 from .etl import (HPOError, DataError, SUBSYSTEMS, atomic_path, read_rows, to_numbers, default_data_dir,
-                     call_parse_hyphens, run_cli)
+                     call_parse_hyphens, run_cli, as_utc)
 
 # %% auto #0
 __all__ = ['HM3_PER_M3S_HOUR', 'DECK', 'DECK_SUBSYSTEMS', 'INFLOWS', 'PLANT_COLUMNS', 'RAMP_FRACTION', 'THERMAL_COST_RS_MWH',
@@ -417,7 +417,7 @@ def recent_cmo(first_hour,            # the first hour of the dispatch (UTC)
               )->pd.DataFrame:        # timestamp, subsystem, cmo_rs_mwh
     "The ONS marginal operating cost of the last `days` published before `first_hour`."
     from hpo.etl import _locate
-    t1 = pd.Timestamp(first_hour); t1 = t1.tz_localize('UTC') if t1.tz is None else t1.tz_convert('UTC')
+    t1 = as_utc(first_hour)
     src = Path(data_dir) if data_dir else default_data_dir()
     paths = [p for y in (t1.year - 1, t1.year) if (p := _locate(src, 'ons_cmo', y)) is not None]
     if not paths: raise DataError(f'no ONS CMO file for {t1.year - 1}–{t1.year}', src/'ons'/'cmo_semihorario',

@@ -17,9 +17,9 @@ import pandas as pd
 __all__ = ['SUBSYSTEMS', 'SUBSYSTEM_NAMES', 'LOCAL_TZ', 'SCHEMA', 'ONS_LOAD_COLUMNS', 'ONS_BALANCE_COLUMNS', 'BALANCE_VALUES',
            'CCEE_SUBMARKETS', 'INMET_COLUMNS', 'INMET_STANDARD_ORDER', 'INMET_LIMITS', 'RESERVOIR_VARIABLES', 'REMOTE',
            'TYPICAL_LOAD_MW', 'WEATHER_STATIONS', 'SOURCE_FILES', 'HPOError', 'DataError', 'FetchError', 'read_text',
-           'parse_table', 'to_numbers', 'to_datetimes', 'local_to_utc', 'read_rows', 'subsystems', 'finish_frame',
-           'read_ons_load', 'default_data_dir', 'read_ons_balance', 'flag_outliers', 'check_balance', 'read_ons_cmo',
-           'to_hourly', 'read_ccee_price', 'plain', 'read_inmet_station', 'read_inmet_conventional',
+           'parse_table', 'to_numbers', 'to_datetimes', 'local_to_utc', 'as_utc', 'read_rows', 'subsystems',
+           'finish_frame', 'read_ons_load', 'default_data_dir', 'read_ons_balance', 'flag_outliers', 'check_balance',
+           'read_ons_cmo', 'to_hourly', 'read_ccee_price', 'plain', 'read_inmet_station', 'read_inmet_conventional',
            'suspect_duplicates', 'read_ons_reservoir', 'regularize', 'SourceWarning', 'atomic_path', 'download',
            'fetch', 'serve_folder', 'synthetic_load', 'calendar_features', 'QualityReport', 'available_years',
            'build_dataset', 'write_table', 'call_parse_hyphens', 'run_cli', 'hpo_etl']
@@ -188,6 +188,11 @@ def local_to_utc(local:pd.Series,       # naive wall-clock timestamps in `tz`
     first = pd.Series(np.zeros(len(local)), index=local.index).groupby(keys).cumcount().eq(0).to_numpy()
     utc = pd.DatetimeIndex(local).tz_localize(tz, ambiguous=first, nonexistent='NaT').tz_convert('UTC')
     return pd.Series(utc, index=local.index, name='timestamp')
+
+def as_utc(x) -> pd.Timestamp:
+    "`x` (a date, string or timestamp) as a UTC `pd.Timestamp`: naive values are taken as UTC, aware ones converted."
+    t = pd.Timestamp(x)
+    return t.tz_localize('UTC') if t.tz is None else t.tz_convert('UTC')
 
 # %% ../nbs/01_etl.ipynb #2054407d
 ONS_LOAD_COLUMNS = {'id_subsistema': 'subsystem', 'din_instante': 'timestamp', 'val_cargaenergiahomwmed': 'load_mw'}

@@ -17,7 +17,7 @@ import pandas as pd
 
 from fastcore.script import Param
 from .etl import (HPOError, DataError, SUBSYSTEMS, atomic_path, calendar_features, read_ons_load, regularize,
-                     call_parse_hyphens, run_cli, default_data_dir)
+                     call_parse_hyphens, run_cli, default_data_dir, as_utc)
 
 # %% auto #0
 __all__ = ['BASELINES', 'LGBM_PARAMS', 'HALF_LIFE', 'BAND_METHODS', 'BAG_FROM', 'MODEL_FILES', 'REFERENCE_MAPE', 'SEARCH_SPACE',
@@ -177,15 +177,11 @@ def naive_forecast(d:Design,  # the series' design
     return _shift(d.y, 0 if k == 0 else k - h)
 
 # %% ../nbs/02_forecast.ipynb #cabf1499
-def _utc(x) -> pd.Timestamp:
-    t = pd.Timestamp(x)
-    return t.tz_localize('UTC') if t.tz is None else t.tz_convert('UTC')
-
 def split_masks(d:Design, h:int, train_start, train_end, val_days:int=365) -> tuple:
     "Boolean masks over origins: (train, validation), by target time, with a known target and complete inputs."
     tt = d.target_time(h)
     ok = np.isfinite(d.target(h)) & np.isfinite(d.level) & np.isfinite(d.rel(0))
-    start, end = _utc(train_start), _utc(train_end)
+    start, end = as_utc(train_start), as_utc(train_end)
     val_start = end - pd.Timedelta(days=val_days)
     train = ok & (tt >= start) & (tt < val_start)
     val = ok & (tt >= val_start) & (tt < end)
@@ -202,7 +198,7 @@ def recency_weight(times:pd.DatetimeIndex, # target hours
                   ) -> np.ndarray:
     "Training weight of each target hour: 1 at `train_end`, halved every `half_life` years before it."
     if not half_life: return np.ones(len(times))
-    age = np.maximum((_utc(train_end) - times).total_seconds().to_numpy() / (365.25 * 86400), 0)
+    age = np.maximum((as_utc(train_end) - times).total_seconds().to_numpy() / (365.25 * 86400), 0)
     return 0.5 ** (age / half_life)
 
 def _clean_rows(d:Design, h:int, train_start, train_end, val_days:int) -> tuple:
@@ -308,7 +304,7 @@ def _stack(designs:dict, pick) -> tuple:
 def _origin_masks(d:Design, train_start, train_end, val_days:int) -> tuple:
     "Training and validation origins for the multi-horizon network (all 24 targets inside the period)."
     first, last = d.index + pd.Timedelta(hours=1), d.index + pd.Timedelta(hours=d.spec.horizons)
-    start, end = _utc(train_start), _utc(train_end)
+    start, end = as_utc(train_start), as_utc(train_end)
     val_start = end - pd.Timedelta(days=val_days)
     return np.asarray((first >= start) & (last < val_start)), np.asarray((first >= val_start) & (last < end))
 
@@ -514,7 +510,7 @@ def fingerprint(series:dict, start, end) -> str:
     "SHA-256 of the load values (and their timestamps) a model was trained on."
     h = hashlib.sha256()
     for sub in sorted(series):
-        s = series[sub][(series[sub].index >= _utc(start)) & (series[sub].index < _utc(end))]
+        s = series[sub][(series[sub].index >= as_utc(start)) & (series[sub].index < as_utc(end))]
         h.update(sub.encode()); h.update(s.index.asi8.tobytes()); h.update(np.nan_to_num(s.to_numpy(float), nan=-1).tobytes())
     return h.hexdigest()
 
@@ -648,8 +644,8 @@ def train(series:dict,                 # subsystem -> hourly series (`load_serie
     for sub in subs:
         act, p50, vol = val[sub]
         fc.bands[sub] = [conformal_band(act[:, h], p50[:, h], scale=vol if band_method == 'adaptive' else None) for h in range(H)]
-    fc.meta = {'train_start': str(_utc(train_start)), 'train_end': str(_utc(train_end)), 'val_days': val_days,
-               'validation_start': str(_utc(train_end) - pd.Timedelta(days=val_days)),
+    fc.meta = {'train_start': str(as_utc(train_start)), 'train_end': str(as_utc(train_end)), 'val_days': val_days,
+               'validation_start': str(as_utc(train_end) - pd.Timedelta(days=val_days)),
                'validation_mape': val_scores, 'lstm_history': hist, 'fingerprint': fingerprint(series, train_start, train_end),
                'band_method': band_method, 'band_check': checks, 'half_life': half_life, 'refit': refit, 'bag_from': bag_from,
                'train_seconds': {'lightgbm': round(t_lgbm, 1), 'lstm': round(t_lstm, 1), 'total': round(time.time() - t0, 1)},
@@ -704,7 +700,7 @@ def backtest(fc:Forecaster, series:dict, start, end,
              horizons=None,             # horizons to keep (default: all)
             ) -> pd.DataFrame:          # one row per subsystem, horizon and target hour
     "Forecasts of the model, its components and the baselines for every target hour in `[start, end)`."
-    start, end = _utc(start), _utc(end)
+    start, end = as_utc(start), as_utc(end)
     horizons = list(horizons or range(1, fc.spec.horizons + 1))
     out = []
     for sub in fc.subsystems:
@@ -750,7 +746,7 @@ def evaluate(fc:Forecaster, series:dict, start, end, horizons=None) -> dict:
     bt = backtest(fc, series, start, end, horizons)
     rep = {'model': score(bt), 'baselines': {name: score(bt, name) for name in (*BASELINES, 'lightgbm')}}
     if 'lstm' in bt: rep['lstm'] = score(bt, 'lstm')
-    rep['test_period'] = {'start': str(_utc(start)), 'end': str(_utc(end)), 'rule': 'target hours in [start, end), UTC; flagged or missing actual load not scored'}
+    rep['test_period'] = {'start': str(as_utc(start)), 'end': str(as_utc(end)), 'rule': 'target hours in [start, end), UTC; flagged or missing actual load not scored'}
     return rep
 
 # The reference of issue 7: a quick LightGBM on level-normalised lags and calendar, no weather, trained on 2012-2022
@@ -777,7 +773,7 @@ def rolling_origin(series:dict,              # subsystem -> hourly series (`load
                    **lgbm_params,            # overrides of `LGBM_PARAMS`
                   ) -> pd.DataFrame:         # one row per origin, subsystem and horizon
     "Rolling-origin backtest with retraining: LightGBM refitted at each origin, scored on the hours up to the next."
-    starts = [_utc(o) for o in origins]
+    starts = [as_utc(o) for o in origins]
     if starts != sorted(starts) or len(set(starts)) != len(starts): raise DataError('origins must increase', expected='dates in order, no repeats')
     ends = starts[1:] + [starts[-1] + pd.DateOffset(months=months)]
     spec = spec or (fixed.spec if fixed is not None else FeatureSpec())
@@ -835,7 +831,7 @@ def _subs(spec:str|None) -> list|None:
 
 def _date(x:str, name:str) -> pd.Timestamp:
     import datetime
-    try: return _utc(pd.Timestamp(datetime.date.fromisoformat(str(x).strip())))
+    try: return as_utc(pd.Timestamp(datetime.date.fromisoformat(str(x).strip())))
     except ValueError: raise DataError(f'bad {name} value {x!r}', expected='a date like 2023-01-01') from None
 
 def _horizons(spec:str, H:int) -> list:

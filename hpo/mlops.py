@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from fastcore.script import Param
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from .etl import HPOError, DataError, SUBSYSTEMS, atomic_path, default_data_dir, call_parse_hyphens, run_cli
+from .etl import HPOError, DataError, SUBSYSTEMS, atomic_path, default_data_dir, call_parse_hyphens, run_cli, as_utc
 from .forecast import Forecaster, train, save_forecaster, load_forecaster, backtest, versions as library_versions
 from .dispatch import System, Inputs, deck_system, dispatch, ramp_alerts, with_incremental_inflows, WarmStarts, WARM_STARTS, resolve_water_value
 from .etl import read_ons_balance, read_ons_cmo, to_hourly
@@ -174,7 +174,7 @@ def feature_psi(profiles:dict,  # feature name -> `reference_profile` (from `inp
     "PSI of each input feature of `s` against its training profile."
     f = input_features(s)
     if start is not None:
-        start = pd.Timestamp(start); f = f[f.index >= (start.tz_localize('UTC') if start.tz is None else start)]
+        f = f[f.index >= as_utc(start)]
     return {name: psi(p, f[name].to_numpy(float)) for name, p in profiles.items() if name in f}
 
 # %% ../nbs/04_mlops.ipynb #35115d19
@@ -765,7 +765,7 @@ def dashboard_data(service:ModelService, # the serving model and its last answer
         mode = 'replay'
         if service.forecaster is None: raise NoModelError(f'{service.registry.root}: no model version serves')
         o = archive.default_origin(subsystem) if origin is None else pd.Timestamp(origin)
-        o = (o.tz_localize('UTC') if o.tzinfo is None else o.tz_convert('UTC')).floor('h')
+        o = as_utc(o).floor('h')
         key = (service.version, subsystem, o)
         if cache is not None and key in cache: r, h, system = cache[key]
         else:
@@ -1061,9 +1061,8 @@ def drift_report(registry,                # a `Registry` or its folder
     if not days > 0: raise DataError(f'a period of {days} days', expected='--days > 0')
     if end is None: end = max(series[s].dropna().index.max() for s in subs) + pd.Timedelta(hours=1)
     else:
-        try: end = pd.Timestamp(end)
+        try: end = as_utc(end)
         except ValueError: raise DataError(f'not a date-time: {end!r}', column='end', expected="a UTC date like '2023-09-18'") from None
-        end = end.tz_localize('UTC') if end.tz is None else end.tz_convert('UTC')
     start = end - pd.Timedelta(days=days)
     bt = backtest(fc, {s: series[s] for s in subs}, start, end)
     out = {'version': version, 'start': str(start), 'end': str(end), 'created': _now(), 'subsystems': {}}
