@@ -21,12 +21,12 @@ from .etl import (HPOError, DataError, SUBSYSTEMS, atomic_path, calendar_feature
 
 # %% auto #0
 __all__ = ['BASELINES', 'LGBM_PARAMS', 'HALF_LIFE', 'BAND_METHODS', 'BAG_FROM', 'MODEL_FILES', 'REFERENCE_MAPE', 'SEARCH_SPACE',
-           'load_series', 'read_load_files', 'FeatureSpec', 'Design', 'naive_forecast', 'split_masks', 'recency_weight',
-           'lightgbm_pair', 'fit_lightgbm', 'refit_lightgbm', 'lightgbm_forecast', 'lstm_inputs', 'build_lstm',
-           'lstm_data', 'fit_lstm', 'lstm_weights', 'LSTMNumpy', 'blend_weight', 'conformal_band', 'band_check',
-           'BoosterBag', 'Forecaster', 'fingerprint', 'versions', 'lightgbm_bag', 'train', 'save_forecaster',
-           'load_forecaster', 'backtest', 'score', 'evaluate', 'skill_table', 'rolling_origin', 'tune_lstm',
-           'hpo_train', 'hpo_evaluate', 'hpo_forecast', 'hpo_tune']
+           'load_series', 'read_load_files', 'FeatureSpec', 'Design', 'design_of', 'naive_forecast', 'split_masks',
+           'recency_weight', 'lightgbm_pair', 'fit_lightgbm', 'refit_lightgbm', 'lightgbm_forecast', 'lstm_inputs',
+           'build_lstm', 'lstm_data', 'fit_lstm', 'lstm_weights', 'LSTMNumpy', 'blend_weight', 'conformal_band',
+           'band_check', 'BoosterBag', 'Forecaster', 'fingerprint', 'versions', 'lightgbm_bag', 'train',
+           'save_forecaster', 'load_forecaster', 'backtest', 'score', 'evaluate', 'skill_table', 'rolling_origin',
+           'tune_lstm', 'hpo_train', 'hpo_evaluate', 'hpo_forecast', 'hpo_tune']
 
 # %% ../nbs/02_forecast.ipynb #b473842b
 def _load_frame(data, path=None) -> pd.DataFrame:
@@ -111,14 +111,20 @@ def _calendar(index:pd.DatetimeIndex) -> pd.DataFrame:
                          'optional_holiday': cal.is_optional_holiday.to_numpy(float),
                          'off_day': (cal.is_holiday | cal.is_weekend).to_numpy(float)}, index=index)
 
+def _mean24(a:np.ndarray) -> np.ndarray:
+    "Mean of the last 24 hours at every hour (NaN with fewer than 13 known)."
+    return pd.Series(a).rolling(24, min_periods=13).mean().to_numpy()
+
 class Design:
     "Inputs and targets for every origin of one hourly series (vectorised)."
     def __init__(self,
                  s:pd.Series,             # complete hourly UTC series (NaN allowed)
-                 spec:FeatureSpec=FeatureSpec()):
+                 spec:FeatureSpec=FeatureSpec(),
+                 others:dict|None=None):  # other subsystems' hourly series (name -> Series): inputs of the context models
         if s.index.freq is None or s.index.freq != pd.Timedelta('1h'): s = s.asfreq('h')
         self.s, self.spec, self.index = s, spec, s.index
         self.y = s.to_numpy(float)
+        self.others = {o: x.reindex(self.index).to_numpy(float) for o, x in (others or {}).items() if x is not None}
         roll = lambda n: pd.Series(self.y).rolling(n, min_periods=n // 2 + 1).mean().to_numpy()
         self.level = roll(spec.level_hours)
         self.trend = self.level / roll(spec.trend_hours) - 1
@@ -134,7 +140,20 @@ class Design:
 
     def target_time(self, h:int) -> pd.DatetimeIndex: return self.index + pd.Timedelta(hours=h)
 
-    def columns(self, h:int) -> dict:
+    def context(self) -> dict:
+        "Context inputs of every origin, by name: how the last 24 hours' mean load moved against the day and the week before, and how each other subsystem's load moved in the last day."
+        if getattr(self, '_context', None) is None:
+            m = _mean24(self.y)
+            ctx = {'day_change': m / _shift(m, 24) - 1, 'week_change': m / _shift(m, 168) - 1}
+            for o, y in self.others.items():
+                ctx[f'other_{o}_change_24h'] = y / _shift(y, 24) - 1
+                ctx[f'other_{o}_day_change'] = _mean24(y) / _shift(_mean24(y), 24) - 1
+            self._context = ctx
+        return self._context
+
+    def columns(self, h:int,
+                context:bool|list=False, # add the context inputs: all of them (True), or these names (missing ones are NaN)
+               ) -> dict:
         "Inputs of the horizon-`h` model for every origin, by name."
         sp, n = self.spec, len(self.y)
         if getattr(self, '_recent', None) is None:   # the same for every horizon: computed once
@@ -148,15 +167,24 @@ class Design:
         hol = self._cal['holiday']
         cols['holiday_lag_24'] = hol[h - 24 + np.arange(n)] if h >= 24 else _shift(hol[:n], 24 - h)
         cols['holiday_lag_168'] = _shift(hol[:n], 168 - h)
+        if context is not False:
+            ctx = self.context()
+            cols |= {c: ctx.get(c, np.full(n, np.nan)) for c in (ctx if context is True else context)}
         return cols
 
-    def tabular(self, h:int) -> pd.DataFrame:
-        "Inputs of the horizon-`h` model for every origin, as a table."
-        return pd.DataFrame(self.columns(h), index=self.index)
+    @property
+    def n_inputs(self) -> int:
+        "Number of inputs of every horizon's model without the context."
+        if getattr(self, '_n_inputs', None) is None: self._n_inputs = len(self.columns(1))
+        return self._n_inputs
 
-    def matrix(self, h:int, rows=None) -> np.ndarray:
+    def tabular(self, h:int, context:bool|list=False) -> pd.DataFrame:
+        "Inputs of the horizon-`h` model for every origin, as a table."
+        return pd.DataFrame(self.columns(h, context), index=self.index)
+
+    def matrix(self, h:int, rows=None, context:bool|list=False) -> np.ndarray:
         "Inputs of the horizon-`h` model for the origins `rows` (default: all), as an array (the fast path)."
-        cols = self.columns(h).values()
+        cols = self.columns(h, context).values()
         return np.column_stack([np.asarray(c, float) if rows is None else np.asarray(c, float)[rows] for c in cols])
 
     def target(self, h:int) -> np.ndarray:
@@ -164,6 +192,10 @@ class Design:
         return self.rel(-h)
 
     def actual(self, h:int) -> np.ndarray: return _shift(self.y, -h)
+
+def design_of(series:dict, sub:str, spec:FeatureSpec=FeatureSpec()) -> Design:
+    "The `Design` of subsystem `sub` of `series`, with the other subsystems of `series` as its context."
+    return Design(series[sub], spec, {o: s for o, s in series.items() if o != sub})
 
 # %% ../nbs/02_forecast.ipynb #a68c18f1
 BASELINES = {'persistence': 0, 'seasonal_naive_24': 24, 'seasonal_naive_168': 168}
@@ -201,9 +233,9 @@ def recency_weight(times:pd.DatetimeIndex, # target hours
     age = np.maximum((as_utc(train_end) - times).total_seconds().to_numpy() / (365.25 * 86400), 0)
     return 0.5 ** (age / half_life)
 
-def _clean_rows(d:Design, h:int, train_start, train_end, val_days:int) -> tuple:
+def _clean_rows(d:Design, h:int, train_start, train_end, val_days:int, context:bool|list=False) -> tuple:
     "Inputs, targets and the (training, validation) masks of horizon `h`, keeping only rows with complete inputs."
-    X, y = d.tabular(h), d.target(h)
+    X, y = d.tabular(h, context), d.target(h)
     tr, va = split_masks(d, h, train_start, train_end, val_days)
     complete = X.notna().all(axis=1).to_numpy()
     return X, y, tr & complete, va & complete
@@ -212,10 +244,11 @@ def lightgbm_pair(d:Design, h:int, train_start, train_end, val_days:int=365, see
                   half_life:float|None=HALF_LIFE, # recency weighting (years)
                   refit:bool=True,      # also refit on training + validation with the early-stopped number of trees
                   patience:int=15,      # early stopping: rounds without progress on the validation period
+                  context:bool=False,   # add the design's context inputs (`Design.context`)
                   **params) -> tuple:   # (early-stopped booster, served booster: its refit, or itself)
     "The horizon-`h` LightGBM model of one series early-stopped on the validation period, and the model to serve."
     import lightgbm as lgb
-    X, y, tr, va = _clean_rows(d, h, train_start, train_end, val_days)
+    X, y, tr, va = _clean_rows(d, h, train_start, train_end, val_days, context)
     if tr.sum() < 500 or va.sum() < 24:
         raise DataError(f'too little clean data to train {d.s.name} h={h}: {tr.sum()} training and {va.sum()} validation hours',
                         expected='at least 500 training and 24 validation hours (check --train-end and the data period)')
@@ -235,18 +268,34 @@ def fit_lightgbm(d:Design, h:int, train_start, train_end, val_days:int=365, seed
     return lightgbm_pair(d, h, train_start, train_end, val_days, seed, n_jobs, refit=False, **params)[0]
 
 def refit_lightgbm(booster, d:Design, h:int, train_start, train_end, seed:int=0, n_jobs:int=2, half_life:float|None=HALF_LIFE, **params):
-    "Refit on training + validation with the early-stopped number of trees (+10 % for the extra data)."
+    "Refit on training + validation with the early-stopped number of trees (+10 % for the extra data), on the same inputs."
     import lightgbm as lgb
-    X, y, tr, _ = _clean_rows(d, h, train_start, train_end, val_days=0)   # everything up to train_end
+    X, y, tr, _ = _clean_rows(d, h, train_start, train_end, 0, _context_of(booster, d, h))   # everything up to train_end
     n = max(1, int(round(booster.best_iteration * 1.1))) if booster.best_iteration > 0 else booster.current_iteration()
     p = {**LGBM_PARAMS, **params, 'seed': seed, 'num_threads': n_jobs, 'num_iterations': n}
     w = recency_weight(d.target_time(h), train_end, half_life)
     return lgb.train(p, lgb.Dataset(X[tr].to_numpy(), y[tr], weight=w[tr], feature_name=list(X.columns)))
 
-def lightgbm_forecast(booster, d:Design, h:int, rows=None) -> np.ndarray:
-    "MW forecasts of the horizon-`h` model for every origin (or the origins `rows`)."
+def _context_of(booster, d:Design, h:int) -> list:
+    "Names of the context inputs `booster` was trained on (they follow the horizon-`h` inputs of `d`)."
+    return booster.feature_name()[d.n_inputs:]
+
+def _can_run(context:list, d:Design) -> bool:
+    "Whether `d` has at least one of the other subsystems a model with these context inputs reads (or it reads none)."
+    need = {c.split('_')[1] for c in context if c.startswith('other_')}
+    return not need or bool(need & set(d.others))
+
+def lightgbm_forecast(booster,   # a LightGBM booster, or a `BoosterBag`
+                      d:Design, h:int, rows=None) -> np.ndarray:
+    "MW forecasts of the horizon-`h` model for every origin (or the origins `rows`); a bag averages the models it can run."
+    members = getattr(booster, 'boosters', [booster])
+    ctx = [_context_of(b, d, h) for b in members]
+    run = [i for i, c in enumerate(ctx) if _can_run(c, d)] or list(range(len(members)))
+    widest = max((ctx[i] for i in run), key=len)   # the models' inputs are prefixes of the widest one's
+    X, n = d.matrix(h, rows, widest or False), d.n_inputs
+    z = np.mean([members[i].predict(X[:, :n + len(ctx[i])], num_threads=1) for i in run], axis=0)
     lvl = d.level if rows is None else d.level[rows]
-    return (booster.predict(d.matrix(h, rows), num_threads=1) + 1) * lvl
+    return (z + 1) * lvl
 
 # %% ../nbs/02_forecast.ipynb #4025f62a
 def _cyc(x, period): return np.sin(2 * np.pi * x / period), np.cos(2 * np.pi * x / period)
@@ -414,9 +463,11 @@ def band_check(actual:np.ndarray,   # `(n, H)` actual MW on the validation origi
 
 # %% ../nbs/02_forecast.ipynb #9e19e806
 class BoosterBag:
-    "LightGBM models of one horizon trained with different seeds; predicts their mean (used like one booster)."
+    "LightGBM models of one horizon (other seeds, possibly more inputs); `lightgbm_forecast` averages them."
     def __init__(self, boosters:list): self.boosters = list(boosters)
-    def predict(self, X, **kwargs) -> np.ndarray: return np.mean([b.predict(X, **kwargs) for b in self.boosters], axis=0)
+    def predict(self, X, **kwargs) -> np.ndarray:
+        "Mean prediction; `X` has the inputs of the widest model, each model reads its first columns."
+        return np.mean([b.predict(X[:, :b.num_feature()], **kwargs) for b in self.boosters], axis=0)
     def num_trees(self) -> int: return sum(b.num_trees() for b in self.boosters)
 
 def _booster_text(b):
@@ -492,7 +543,7 @@ class Forecaster:
             if not np.isfinite(s.iloc[-1]):
                 raise DataError(f'{sub}: no load at the last hour of the history ({s.index[-1]})', expected='a known load at the forecast origin')
             s = s.iloc[-(self.spec.history_hours + 1):]
-            d = Design(s, self.spec)
+            d = Design(s, self.spec, {o: x for o, x in series.items() if o != sub})   # the others: context inputs
             r = self.combine(sub, self.components(d, sub, [len(s) - 1]), self.band_scale(d, [len(s) - 1]))
             H = self.spec.horizons
             out.append(pd.DataFrame({'origin': s.index[-1], 'timestamp': s.index[-1] + pd.to_timedelta(np.arange(1, H + 1), 'h'),
@@ -523,14 +574,15 @@ def versions() -> dict:
         except md.PackageNotFoundError: pass
     return v
 
-BAG_FROM = 13  # horizons from this one average two LightGBM seeds: on the 2022 validation year (models trained to 2021)
-               # two seeds cut the 24 h MAPE by 0.2-0.9 % in every subsystem, for 50 % more training time
+BAG_FROM = 13  # horizons from this one average two LightGBM models (chosen on the validation years, see above)
 
 def lightgbm_bag(d:Design, h:int, train_start, train_end, val_days:int=365, seed:int=0,
                  bag_from:int=BAG_FROM,   # horizons from this one average two models (seeds `seed`, `seed + 1`)
+                 context:bool=True,       # the second model also reads the context inputs (False: the same inputs)
                  **kwargs) -> tuple:      # (early-stopped, served): boosters, or `BoosterBag`s
-    "`lightgbm_pair`, with two seeds averaged at long horizons."
-    pairs = [lightgbm_pair(d, h, train_start, train_end, val_days, s, **kwargs) for s in ([seed, seed + 1] if h >= bag_from else [seed])]
+    "`lightgbm_pair`, with two models averaged at long horizons: the second has another seed and, with `context`, more inputs."
+    members = [(seed, False), (seed + 1, context)] if h >= bag_from else [(seed, False)]
+    pairs = [lightgbm_pair(d, h, train_start, train_end, val_days, s, context=c, **kwargs) for s, c in members]
     if len(pairs) == 1: return pairs[0]
     return BoosterBag([p[0] for p in pairs]), BoosterBag([p[1] for p in pairs])
 
@@ -543,9 +595,9 @@ def _worker_init(series:dict, spec:FeatureSpec|dict, settings:dict):
 def _worker_fit(sub:str, h:int, n_jobs:int=1) -> tuple:
     "Train the horizon-`h` model of `sub` (in a worker, or in the calling process); its validation forecasts."
     w, st = _WORKER, _WORKER['settings']
-    d = w['designs'].get(sub) or w['designs'].setdefault(sub, Design(w['series'][sub], w['spec']))
-    stopped, served = lightgbm_bag(d, h, st['train_start'], st['train_end'], st['val_days'], st['seed'], st['bag_from'], n_jobs=n_jobs,
-                                   half_life=st['half_life'], refit=st['refit'], **st['params'])
+    d = w['designs'].get(sub) or w['designs'].setdefault(sub, design_of(w['series'], sub, w['spec']))
+    stopped, served = lightgbm_bag(d, h, st['train_start'], st['train_end'], st['val_days'], st['seed'], st['bag_from'],
+                                   st.get('context', True), n_jobs=n_jobs, half_life=st['half_life'], refit=st['refit'], **st['params'])
     return sub, h, _booster_text(served), lightgbm_forecast(stopped, d, h, st['val_rows'][sub])   # validation: out of sample
 
 def _fit_all(jobs:list, series:dict, spec:FeatureSpec, settings:dict, workers:int, n_jobs:int, designs:dict|None=None):
@@ -596,12 +648,13 @@ def train(series:dict,                 # subsystem -> hourly series (`load_serie
           n_jobs:int=2,                # LightGBM threads per model (with one worker)
           workers:int|None=None,       # LightGBM models trained side by side in worker processes (None: 2 for a large training set, else 1)
           bag_from:int=BAG_FROM,       # LightGBM: horizons from this one average two models (seeds `seed`, `seed + 1`)
+          context:bool=True,           # LightGBM: the second model of a bag also reads the context inputs (`Design.context`)
          ) -> Forecaster:
     "Train the forecaster on `series` up to `train_end`."
     t0 = time.time()
     if band_method not in (*BAND_METHODS, 'auto'): raise DataError(f'unknown band method {band_method!r}', expected=f'one of {BAND_METHODS} or auto')
     subs = [s for s in SUBSYSTEMS if s in series]
-    designs = {sub: Design(series[sub], spec) for sub in subs}
+    designs = {sub: design_of(series, sub, spec) for sub in subs}
     H = spec.horizons
     # validation origins: all their targets inside the validation period
     val_rows = {sub: np.flatnonzero(_origin_masks(d, train_start, train_end, val_days)[1] & np.isfinite(d.level)) for sub, d in designs.items()}
@@ -610,7 +663,7 @@ def train(series:dict,                 # subsystem -> hourly series (`load_serie
     val_lgbm = {sub: np.full((len(val_rows[sub]), H), np.nan) for sub in subs}
     jobs = [(sub, h) for sub in subs for h in range(1, H + 1)]
     settings = dict(train_start=train_start, train_end=train_end, val_days=val_days, seed=seed, half_life=half_life, refit=refit,
-                    params=lgbm_params or {}, val_rows=val_rows, bag_from=bag_from)
+                    params=lgbm_params or {}, val_rows=val_rows, bag_from=bag_from, context=context)
     if workers is None: workers = 2 if sum(len(d.y) for d in designs.values()) * H > 2_000_000 and (os.cpu_count() or 1) > 1 else 1
     for n, (sub, h, served, pv) in enumerate(_fit_all(jobs, {s: series[s] for s in subs}, spec, settings, workers, n_jobs, designs), 1):
         boosters[sub][h - 1], val_lgbm[sub][:, h - 1] = served, pv
@@ -647,7 +700,7 @@ def train(series:dict,                 # subsystem -> hourly series (`load_serie
     fc.meta = {'train_start': str(as_utc(train_start)), 'train_end': str(as_utc(train_end)), 'val_days': val_days,
                'validation_start': str(as_utc(train_end) - pd.Timedelta(days=val_days)),
                'validation_mape': val_scores, 'lstm_history': hist, 'fingerprint': fingerprint(series, train_start, train_end),
-               'band_method': band_method, 'band_check': checks, 'half_life': half_life, 'refit': refit, 'bag_from': bag_from,
+               'band_method': band_method, 'band_check': checks, 'half_life': half_life, 'refit': refit, 'bag_from': bag_from, 'context': context,
                'train_seconds': {'lightgbm': round(t_lgbm, 1), 'lstm': round(t_lstm, 1), 'total': round(time.time() - t0, 1)},
                'created': pd.Timestamp.now('UTC').isoformat(timespec='seconds'), 'versions': versions()}
     return fc
@@ -705,7 +758,7 @@ def backtest(fc:Forecaster, series:dict, start, end,
     out = []
     for sub in fc.subsystems:
         if sub not in series: continue
-        d = Design(series[sub], fc.spec)
+        d = design_of(series, sub, fc.spec)
         rows = np.flatnonzero((d.index >= start - pd.Timedelta(hours=fc.spec.horizons)) & (d.index < end) & np.isfinite(d.level))
         if not len(rows): continue
         comp = fc.components(d, sub, rows)
@@ -768,7 +821,8 @@ def rolling_origin(series:dict,              # subsystem -> hourly series (`load
                    months:int=1,             # months scored after the last origin
                    fixed:Forecaster|None=None, # a forecaster trained before the first origin, scored on the same hours
                    spec:FeatureSpec|None=None, # inputs (default: the fixed forecaster's, or `FeatureSpec()`)
-                   bag_from:int=BAG_FROM,    # horizons from this one average two seeds, as `train` does
+                   bag_from:int=BAG_FROM,    # horizons from this one average two models, as `train` does
+                   context:bool=True,        # the second model of a bag reads the context inputs, as `train` does
                    log=print,
                    **lgbm_params,            # overrides of `LGBM_PARAMS`
                   ) -> pd.DataFrame:         # one row per origin, subsystem and horizon
@@ -778,7 +832,7 @@ def rolling_origin(series:dict,              # subsystem -> hourly series (`load
     ends = starts[1:] + [starts[-1] + pd.DateOffset(months=months)]
     spec = spec or (fixed.spec if fixed is not None else FeatureSpec())
     subs = [s for s in SUBSYSTEMS if s in series and (fixed is None or s in fixed.subsystems)]
-    designs, out, t0 = {sub: Design(series[sub], spec) for sub in subs}, [], time.time()
+    designs, out, t0 = {sub: design_of(series, sub, spec) for sub in subs}, [], time.time()
     for o, e in zip(starts, ends):
         for sub in subs:
             d = designs[sub]
@@ -786,7 +840,7 @@ def rolling_origin(series:dict,              # subsystem -> hourly series (`load
                 tt, act = d.target_time(h), d.actual(h)
                 rows = np.flatnonzero((tt >= o) & (tt < e) & np.isfinite(act) & np.isfinite(d.level))
                 if not len(rows): continue
-                _, booster = lightgbm_bag(d, h, train_start, o, val_days, bag_from=bag_from, **lgbm_params)
+                _, booster = lightgbm_bag(d, h, train_start, o, val_days, bag_from=bag_from, context=context, **lgbm_params)
                 a = act[rows]
                 row = {'origin': o, 'end': e, 'subsystem': sub, 'horizon': h,
                        **_metrics(a, lightgbm_forecast(booster, d, h, rows)),
