@@ -244,7 +244,7 @@ def lightgbm_pair(d:Design, h:int, train_start, train_end, val_days:int=365, see
                   half_life:float|None=HALF_LIFE, # recency weighting (years)
                   refit:bool=True,      # also refit on training + validation with the early-stopped number of trees
                   patience:int=15,      # early stopping: rounds without progress on the validation period
-                  context:bool=False,   # add the design's context inputs (`Design.context`)
+                  context:bool=False,   # add the design's context inputs (its `context`)
                   **params) -> tuple:   # (early-stopped booster, served booster: its refit, or itself)
     "The horizon-`h` LightGBM model of one series early-stopped on the validation period, and the model to serve."
     import lightgbm as lgb
@@ -648,7 +648,7 @@ def train(series:dict,                 # subsystem -> hourly series (`load_serie
           n_jobs:int=2,                # LightGBM threads per model (with one worker)
           workers:int|None=None,       # LightGBM models trained side by side in worker processes (None: 2 for a large training set, else 1)
           bag_from:int=BAG_FROM,       # LightGBM: horizons from this one average two models (seeds `seed`, `seed + 1`)
-          context:bool=True,           # LightGBM: the second model of a bag also reads the context inputs (`Design.context`)
+          context:bool=True,           # LightGBM: the second model of a bag also reads the context inputs (the `context` of a `Design`)
          ) -> Forecaster:
     "Train the forecaster on `series` up to `train_end`."
     t0 = time.time()

@@ -402,13 +402,14 @@ def predict_and_optimize_realtime(forecaster:Forecaster,  # a trained forecaster
                                   water_value_rs_mwh:float|dict|None=None, # R$/MWh of stored water (None: the system's; for the default deck, the ONS CMO of the week before)
                                   solver:str='highs',     # LP solver of the dispatch: highs or cbc
                                   warm:WarmStarts|None=WARM_STARTS, # HiGHS warm starts across calls (None: solve every LP cold)
+                                  others:dict|None=None,  # other subsystems' load histories (name -> Series): the forecast's context inputs
                                  ) -> RealtimeResult:
     "Forecast the next `horizon` hours of a subsystem's load and dispatch its hydro plants to follow it."
     t0 = time.perf_counter()
     if subsystem not in SUBSYSTEMS: raise DataError(f'unknown subsystem {subsystem!r}', column='subsystem', expected='one of ' + ', '.join(SUBSYSTEMS))
     if not 1 <= horizon <= forecaster.spec.horizons: raise DataError(f'horizon of {horizon} h', column='horizon', expected=f'1 to {forecaster.spec.horizons} hours')
     wind, solar = _hourly(wind_mw, horizon, 'wind_mw'), _hourly(solar_mw, horizon, 'solar_mw')
-    fc = forecaster.forecast({subsystem: history}, [subsystem]).iloc[:horizon]
+    fc = forecaster.forecast({**(others or {}), subsystem: history}, [subsystem]).iloc[:horizon]
     if not np.isfinite(fc[['p10_mw', 'p50_mw', 'p90_mw']].to_numpy()).all():
         raise DataError('the model cannot forecast from this history (it produced non-finite values)', column='load_mw',
                         expected='a realistic hourly load history')

@@ -229,7 +229,8 @@ def dispatch_islands(forecaster:Forecaster,      # the served model
     for sub in forecaster.subsystems:
         if sub not in history: continue
         ren = renewables[renewables['subsystem'] == sub].sort_values('timestamp')
-        r = predict_and_optimize_realtime(forecaster, history[sub], sub, ren['wind_mw'].to_numpy(), ren['solar_mw'].to_numpy(), system=system)
+        r = predict_and_optimize_realtime(forecaster, history[sub], sub, ren['wind_mw'].to_numpy(), ren['solar_mw'].to_numpy(), system=system,
+                                          others={o: h for o, h in history.items() if o != sub})   # the same forecast as forecast.csv
         island = subsystem_system(system, sub)
         d = r.dispatch.assign(subsystem=sub)
         res = max(res, float(water_balance_residual(SimpleNamespace(dispatch=d), island).max()))
