@@ -458,7 +458,7 @@ def resolve_water_value(spec:str|float,   # 'auto', 'cmo', or R$/MWh
             return WATER_VALUE_RS_MWH, f'assumed constant ({e.args[0] if e.args else e})'
         return wv, f'mean ONS CMO of {w.min():%Y-%m-%d %H:%M} to {w.max():%Y-%m-%d %H:%M} UTC, floor {WATER_VALUE_FLOOR:g}'
     try: v = float(spec)
-    except ValueError: raise DataError(f'bad water value {spec!r}', expected="'auto', 'cmo' or R$/MWh ≥ 0") from None
+    except ValueError: v = np.nan   # not a number: the same error as a negative one
     if not np.isfinite(v) or v < 0: raise DataError(f'bad water value {spec!r}', expected="'auto', 'cmo' or R$/MWh ≥ 0")
     return v, 'given'
 

@@ -111,9 +111,9 @@ def _calendar(index:pd.DatetimeIndex) -> pd.DataFrame:
                          'optional_holiday': cal.is_optional_holiday.to_numpy(float),
                          'off_day': (cal.is_holiday | cal.is_weekend).to_numpy(float)}, index=index)
 
-def _mean24(a:np.ndarray) -> np.ndarray:
-    "Mean of the last 24 hours at every hour (NaN with fewer than 13 known)."
-    return pd.Series(a).rolling(24, min_periods=13).mean().to_numpy()
+def _rolling_mean(a:np.ndarray, n:int) -> np.ndarray:
+    "Mean of the last `n` hours at every hour (NaN with fewer than `n // 2 + 1` known)."
+    return pd.Series(a).rolling(n, min_periods=n // 2 + 1).mean().to_numpy()
 
 class Design:
     "Inputs and targets for every origin of one hourly series (vectorised)."
@@ -125,9 +125,8 @@ class Design:
         self.s, self.spec, self.index = s, spec, s.index
         self.y = s.to_numpy(float)
         self.others = {o: x.reindex(self.index).to_numpy(float) for o, x in (others or {}).items() if x is not None}
-        roll = lambda n: pd.Series(self.y).rolling(n, min_periods=n // 2 + 1).mean().to_numpy()
-        self.level = roll(spec.level_hours)
-        self.trend = self.level / roll(spec.trend_hours) - 1
+        self.level = _rolling_mean(self.y, spec.level_hours)
+        self.trend = self.level / _rolling_mean(self.y, spec.trend_hours) - 1
         # recent volatility: mean |day-on-day change| over the last `vol_hours` hours (scales the quantile band)
         dd = pd.Series(np.abs(self.y / _shift(self.y, 24) - 1))
         self.volatility = dd.rolling(spec.vol_hours, min_periods=spec.vol_hours // 2).mean().to_numpy()
@@ -143,11 +142,12 @@ class Design:
     def context(self) -> dict:
         "Context inputs of every origin, by name: how the last 24 hours' mean load moved against the day and the week before, and how each other subsystem's load moved in the last day."
         if getattr(self, '_context', None) is None:
-            m = _mean24(self.y)
-            ctx = {'day_change': m / _shift(m, 24) - 1, 'week_change': m / _shift(m, 168) - 1}
+            change = lambda a, k: a / _shift(a, k) - 1   # relative change over the last k hours
+            m = _rolling_mean(self.y, 24)
+            ctx = {'day_change': change(m, 24), 'week_change': change(m, 168)}
             for o, y in self.others.items():
-                ctx[f'other_{o}_change_24h'] = y / _shift(y, 24) - 1
-                ctx[f'other_{o}_day_change'] = _mean24(y) / _shift(_mean24(y), 24) - 1
+                ctx[f'other_{o}_change_24h'] = change(y, 24)
+                ctx[f'other_{o}_day_change'] = change(_rolling_mean(y, 24), 24)
             self._context = ctx
         return self._context
 
@@ -270,14 +270,14 @@ def fit_lightgbm(d:Design, h:int, train_start, train_end, val_days:int=365, seed
 def refit_lightgbm(booster, d:Design, h:int, train_start, train_end, seed:int=0, n_jobs:int=2, half_life:float|None=HALF_LIFE, **params):
     "Refit on training + validation with the early-stopped number of trees (+10 % for the extra data), on the same inputs."
     import lightgbm as lgb
-    X, y, tr, _ = _clean_rows(d, h, train_start, train_end, 0, _context_of(booster, d, h))   # everything up to train_end
+    X, y, tr, _ = _clean_rows(d, h, train_start, train_end, 0, _context_of(booster, d))   # everything up to train_end
     n = max(1, int(round(booster.best_iteration * 1.1))) if booster.best_iteration > 0 else booster.current_iteration()
     p = {**LGBM_PARAMS, **params, 'seed': seed, 'num_threads': n_jobs, 'num_iterations': n}
     w = recency_weight(d.target_time(h), train_end, half_life)
     return lgb.train(p, lgb.Dataset(X[tr].to_numpy(), y[tr], weight=w[tr], feature_name=list(X.columns)))
 
-def _context_of(booster, d:Design, h:int) -> list:
-    "Names of the context inputs `booster` was trained on (they follow the horizon-`h` inputs of `d`)."
+def _context_of(booster, d:Design) -> list:
+    "Names of the context inputs `booster` was trained on (they follow the usual inputs of `d`)."
     return booster.feature_name()[d.n_inputs:]
 
 def _can_run(context:list, d:Design) -> bool:
@@ -289,7 +289,7 @@ def lightgbm_forecast(booster,   # a LightGBM booster, or a `BoosterBag`
                       d:Design, h:int, rows=None) -> np.ndarray:
     "MW forecasts of the horizon-`h` model for every origin (or the origins `rows`); a bag averages the models it can run."
     members = getattr(booster, 'boosters', [booster])
-    ctx = [_context_of(b, d, h) for b in members]
+    ctx = [_context_of(b, d) for b in members]
     run = [i for i, c in enumerate(ctx) if _can_run(c, d)] or list(range(len(members)))
     widest = max((ctx[i] for i in run), key=len)   # the models' inputs are prefixes of the widest one's
     X, n = d.matrix(h, rows, widest or False), d.n_inputs
@@ -465,9 +465,6 @@ def band_check(actual:np.ndarray,   # `(n, H)` actual MW on the validation origi
 class BoosterBag:
     "LightGBM models of one horizon (other seeds, possibly more inputs); `lightgbm_forecast` averages them."
     def __init__(self, boosters:list): self.boosters = list(boosters)
-    def predict(self, X, **kwargs) -> np.ndarray:
-        "Mean prediction; `X` has the inputs of the widest model, each model reads its first columns."
-        return np.mean([b.predict(X[:, :b.num_feature()], **kwargs) for b in self.boosters], axis=0)
     def num_trees(self) -> int: return sum(b.num_trees() for b in self.boosters)
 
 def _booster_text(b):
@@ -597,7 +594,7 @@ def _worker_fit(sub:str, h:int, n_jobs:int=1) -> tuple:
     w, st = _WORKER, _WORKER['settings']
     d = w['designs'].get(sub) or w['designs'].setdefault(sub, design_of(w['series'], sub, w['spec']))
     stopped, served = lightgbm_bag(d, h, st['train_start'], st['train_end'], st['val_days'], st['seed'], st['bag_from'],
-                                   st.get('context', True), n_jobs=n_jobs, half_life=st['half_life'], refit=st['refit'], **st['params'])
+                                   st['context'], n_jobs=n_jobs, half_life=st['half_life'], refit=st['refit'], **st['params'])
     return sub, h, _booster_text(served), lightgbm_forecast(stopped, d, h, st['val_rows'][sub])   # validation: out of sample
 
 def _fit_all(jobs:list, series:dict, spec:FeatureSpec, settings:dict, workers:int, n_jobs:int, designs:dict|None=None):
@@ -654,7 +651,8 @@ def train(series:dict,                 # subsystem -> hourly series (`load_serie
     t0 = time.time()
     if band_method not in (*BAND_METHODS, 'auto'): raise DataError(f'unknown band method {band_method!r}', expected=f'one of {BAND_METHODS} or auto')
     subs = [s for s in SUBSYSTEMS if s in series]
-    designs = {sub: design_of(series, sub, spec) for sub in subs}
+    used = {s: series[s] for s in subs}   # the series trained on: each one's design has the others as context, here and in the workers
+    designs = {sub: design_of(used, sub, spec) for sub in subs}
     H = spec.horizons
     # validation origins: all their targets inside the validation period
     val_rows = {sub: np.flatnonzero(_origin_masks(d, train_start, train_end, val_days)[1] & np.isfinite(d.level)) for sub, d in designs.items()}
@@ -665,7 +663,7 @@ def train(series:dict,                 # subsystem -> hourly series (`load_serie
     settings = dict(train_start=train_start, train_end=train_end, val_days=val_days, seed=seed, half_life=half_life, refit=refit,
                     params=lgbm_params or {}, val_rows=val_rows, bag_from=bag_from, context=context)
     if workers is None: workers = 2 if sum(len(d.y) for d in designs.values()) * H > 2_000_000 and (os.cpu_count() or 1) > 1 else 1
-    for n, (sub, h, served, pv) in enumerate(_fit_all(jobs, {s: series[s] for s in subs}, spec, settings, workers, n_jobs, designs), 1):
+    for n, (sub, h, served, pv) in enumerate(_fit_all(jobs, used, spec, settings, workers, n_jobs, designs), 1):
         boosters[sub][h - 1], val_lgbm[sub][:, h - 1] = served, pv
         _progress(n, len(jobs), f'{sub} h={h}', t0, log)
     t_lgbm = time.time() - t0
