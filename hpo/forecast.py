@@ -20,13 +20,13 @@ from .etl import (HPOError, DataError, SUBSYSTEMS, atomic_path, calendar_feature
                      call_parse_hyphens, run_cli, default_data_dir, as_utc)
 
 # %% auto #0
-__all__ = ['BASELINES', 'LGBM_PARAMS', 'HALF_LIFE', 'BAND_METHODS', 'BAG_FROM', 'MODEL_FILES', 'REFERENCE_MAPE', 'SEARCH_SPACE',
-           'load_series', 'read_load_files', 'FeatureSpec', 'Design', 'design_of', 'naive_forecast', 'split_masks',
-           'recency_weight', 'lightgbm_pair', 'fit_lightgbm', 'refit_lightgbm', 'lightgbm_forecast', 'lstm_inputs',
-           'build_lstm', 'lstm_data', 'fit_lstm', 'lstm_weights', 'LSTMNumpy', 'blend_weight', 'conformal_band',
-           'band_check', 'BoosterBag', 'Forecaster', 'fingerprint', 'versions', 'lightgbm_bag', 'train',
-           'save_forecaster', 'load_forecaster', 'backtest', 'score', 'evaluate', 'skill_table', 'rolling_origin',
-           'tune_lstm', 'hpo_train', 'hpo_evaluate', 'hpo_forecast', 'hpo_tune']
+__all__ = ['BASELINES', 'LGBM_PARAMS', 'HALF_LIFE', 'BAND_METHODS', 'ONLINE_GAMMA', 'BAG_FROM', 'MODEL_FILES', 'REFERENCE_MAPE',
+           'SEARCH_SPACE', 'load_series', 'read_load_files', 'FeatureSpec', 'Design', 'design_of', 'naive_forecast',
+           'split_masks', 'recency_weight', 'lightgbm_pair', 'fit_lightgbm', 'refit_lightgbm', 'lightgbm_forecast',
+           'lstm_inputs', 'build_lstm', 'lstm_data', 'fit_lstm', 'lstm_weights', 'LSTMNumpy', 'blend_weight',
+           'conformal_band', 'band_check', 'online_band', 'BoosterBag', 'Forecaster', 'fingerprint', 'versions',
+           'lightgbm_bag', 'train', 'save_forecaster', 'load_forecaster', 'backtest', 'score', 'evaluate',
+           'skill_table', 'rolling_origin', 'tune_lstm', 'hpo_train', 'hpo_evaluate', 'hpo_forecast', 'hpo_tune']
 
 # %% ../nbs/02_forecast.ipynb #b473842b
 def _load_frame(data, path=None) -> pd.DataFrame:
@@ -461,6 +461,33 @@ def band_check(actual:np.ndarray,   # `(n, H)` actual MW on the validation origi
         out[m] = float(np.mean(gaps))
     return out
 
+# %% ../nbs/02_forecast.ipynb #d99a48bf
+ONLINE_GAMMA = 0.01   # step of the online band correction (chosen on 2022 with a model trained to 2021: benchmarks/band.py)
+
+def online_band(band:np.ndarray,         # `(n, 3, H)` P10, P50, P90 of horizons 1..H as calibrated, at n consecutive hourly origins (NaN: none issued)
+                load:np.ndarray,         # `(n,)` load observed at each origin hour (NaN: unknown or not to learn from)
+                gamma:float=ONLINE_GAMMA,# step of each side's log-factor per observed target
+                alpha:float=0.1,         # the share of targets each side should miss (below P10, above P90)
+                state:dict|None=None,    # what a previous call returned for the origins just before these (default: a fresh start)
+               ) -> tuple:               # factors `(n, 2, H)` of the distances P50−P10 and P90−P50, and the state after the last origin
+    "Adaptive conformal correction of a band: each side's factor grows after a miss, shrinks after a hit."
+    band = np.asarray(band, float); n, _, H = band.shape
+    z = np.zeros((2, H)) if state is None else np.array(state['z'], float)
+    issued = np.full((n + H, 3, H), np.nan)   # the corrected bands; row i + H is origin i, the first H rows the previous call's last
+    if state is not None: issued[:H] = state['issued']
+    hs = np.arange(H)
+    out = np.empty((n, 2, H))
+    for i in range(n):
+        if np.isfinite(load[i]):   # the load at hour i is the target of horizon h of the origin h hours before
+            b = issued[i + H - 1 - hs, :, hs]   # (H, 3): band of horizon h+1 issued h+1 hours ago
+            ok = np.isfinite(b).all(1)
+            z[0, ok] += gamma * ((load[i] < b[ok, 0]) - alpha)
+            z[1, ok] += gamma * ((load[i] > b[ok, 2]) - alpha)
+        f = out[i] = np.exp(z)
+        p10, p50, p90 = band[i]
+        issued[i + H] = (p50 - f[0] * (p50 - p10), p50, p50 + f[1] * (p90 - p50))
+    return out, {'z': z, 'issued': issued[n:]}
+
 # %% ../nbs/02_forecast.ipynb #9e19e806
 class BoosterBag:
     "LightGBM models of one horizon (other seeds, possibly more inputs); `lightgbm_forecast` averages them."
@@ -489,6 +516,7 @@ class Forecaster:
     bands:dict=field(default_factory=dict)  # subsystem -> [(q10, q90) relative (adaptive: per unit of volatility), per horizon]
     meta:dict=field(default_factory=dict)   # training period, metrics, versions, fingerprint
     band_method:str='fixed'                 # 'fixed' or 'adaptive' (`band_check`)
+    online_gamma:float=0.0                  # step of the online band correction (`online_band`; 0: the band as calibrated)
 
     def components(self, d:Design, sub:str, rows) -> dict:
         "MW forecasts `(len(rows), H)` of each model (`lightgbm`, `lstm`) for the origins `rows` of `d`."
@@ -524,6 +552,40 @@ class Forecaster:
         sc = 1.0 if scale is None else np.asarray(scale, float)[:, None]
         return {'p10': p50 * (1 + q[:, 0] * sc), 'p50': p50, 'p90': p50 * (1 + q[:, 1] * sc)}
 
+    def online_start(self, index:pd.DatetimeIndex) -> int:
+        "The first origin of `index` whose band the online correction follows: targets from the end of training, a full input window."
+        t = max(as_utc(self.meta['train_end']) - pd.Timedelta(hours=self.spec.horizons), index[0] + pd.Timedelta(hours=self.spec.history_hours))
+        return int(index.searchsorted(t))
+
+    def quantiles(self, d:Design, sub:str, rows,
+                  first:int|None=None,   # first origin of the online correction (default: `online_start`)
+                  state:dict|None=None,  # the `online_band` state at the origin before `first` (default: a fresh start)
+                 ) -> tuple:             # components, {p10, p50, p90} `(len(rows), H)` and the online state after the last row
+        "The served forecast at the origins `rows` (ascending), its band corrected online by the misses since training."
+        rows = np.asarray(rows)
+        if not self.online_gamma:
+            comp = self.components(d, sub, rows)
+            return comp, self.combine(sub, comp, self.band_scale(d, rows)), None
+        first, H = self.online_start(d.index) if first is None else first, self.spec.horizons
+        grid = np.arange(first, rows.max() + 1)   # every origin the correction runs through (consecutive hours)
+        todo = np.union1d(rows, grid[np.isfinite(d.level[grid])])
+        comp = self.components(d, sub, todo)
+        q = self.combine(sub, comp, self.band_scale(d, todo))
+        fr = np.ones((len(todo), 2, H))   # factors of the band's two sides; 1 before the correction starts
+        if state is not None: fr[todo == first - 1] = np.exp(state['z'])   # the origin the given state ends at
+        if len(grid):
+            at = todo >= first
+            band = np.full((len(grid), 3, H), np.nan)
+            band[todo[at] - first] = np.stack([q['p10'][at], q['p50'][at], q['p90'][at]], 1)
+            load = np.where(d.index[grid] >= as_utc(self.meta['train_end']), d.y[grid], np.nan)   # learn from targets after training only
+            f, state = online_band(band, load, self.online_gamma, state=state)
+            state['as_of'] = d.index[grid[-1]]
+            fr[at] = f[todo[at] - first]
+        pick = np.searchsorted(todo, rows)
+        comp, q, fr = {k: v[pick] for k, v in comp.items()}, {k: v[pick] for k, v in q.items()}, fr[pick]
+        q['p10'], q['p90'] = q['p50'] - fr[:, 0] * (q['p50'] - q['p10']), q['p50'] + fr[:, 1] * (q['p90'] - q['p50'])
+        return comp, q, state
+
     def forecast(self, history,                 # integrated table, ONS load frame, file, or {subsystem: Series}
                  subsystems:list|None=None,     # default: every subsystem of the model found in the history
                 ) -> pd.DataFrame:              # origin, timestamp, subsystem, horizon, p10_mw, p50_mw, p90_mw
@@ -539,14 +601,44 @@ class Forecaster:
                 raise DataError(f'{sub}: {len(s)} hours of history', expected=f'at least {self.spec.history_hours + 1} hours ending at the origin')
             if not np.isfinite(s.iloc[-1]):
                 raise DataError(f'{sub}: no load at the last hour of the history ({s.index[-1]})', expected='a known load at the forecast origin')
-            s = s.iloc[-(self.spec.history_hours + 1):]
-            d = Design(s, self.spec, {o: x for o, x in series.items() if o != sub})   # the others: context inputs
-            r = self.combine(sub, self.components(d, sub, [len(s) - 1]), self.band_scale(d, [len(s) - 1]))
+            r = self._forecast_one(sub, s, {o: x for o, x in series.items() if o != sub})   # the others: context inputs
             H = self.spec.horizons
             out.append(pd.DataFrame({'origin': s.index[-1], 'timestamp': s.index[-1] + pd.to_timedelta(np.arange(1, H + 1), 'h'),
                                      'subsystem': sub, 'horizon': np.arange(1, H + 1),
                                      'p10_mw': r['p10'][0], 'p50_mw': r['p50'][0], 'p90_mw': r['p90'][0]}))
         return pd.concat(out, ignore_index=True)
+
+    def _forecast_one(self, sub:str, s:pd.Series, others:dict) -> dict:
+        "P10/P50/P90 `(1, H)` from the last hour of `s`: the online correction replays the history since training, or goes on from the last call's state."
+        keep = self.spec.history_hours + 1
+        if not self.online_gamma:
+            d = Design(s.iloc[-keep:], self.spec, others)
+            return self.combine(sub, self.components(d, sub, [len(d.y) - 1]), self.band_scale(d, [len(d.y) - 1]))
+        first = self.online_start(s.index)
+        key = _data_key(sub, s, others, s.index[min(first, len(s) - 1)] - pd.Timedelta(hours=keep - 1))
+        memo = getattr(self, '_online', {}).get(sub)
+        state = None
+        if memo and memo['key'] == key and s.index[0] <= memo['as_of'] <= s.index[-1] and memo['digest'] == _digest(s, others, key[1], memo['as_of']):
+            state = memo['state']; first = int(s.index.get_loc(memo['as_of'])) + 1   # go on from the last call
+        start = max(0, min(first, len(s) - 1) - keep + 1)
+        d = Design(s.iloc[start:], self.spec, others)
+        _, q, state = self.quantiles(d, sub, [len(d.y) - 1], first - start, state)
+        if state is not None:
+            self._online = getattr(self, '_online', {}) | {sub: {'key': key, 'as_of': state['as_of'], 'state': state,
+                                                                 'digest': _digest(s, others, key[1], state['as_of'])}}
+        return q
+
+def _data_key(sub:str, s:pd.Series, others:dict, start) -> tuple:
+    "What the online state of a forecast depends on besides the data: the subsystem, the first hour read, the series read."
+    return sub, start, tuple(sorted(others))
+
+def _digest(s:pd.Series, others:dict, start, end) -> str:
+    "SHA-1 of the loads of `s` and `others` from `start` to `end` (inclusive): has the history the online state saw changed?"
+    h = hashlib.sha1()
+    for x in [s, *(others[o] for o in sorted(others))]:
+        v = x[(x.index >= start) & (x.index <= end)]
+        h.update(v.index.asi8.tobytes()); h.update(np.nan_to_num(v.to_numpy(float), nan=-1).tobytes())
+    return h.hexdigest()
 
 # %% ../nbs/02_forecast.ipynb #3a293608
 def _progress(i:int, n:int, what:str, t0:float, log):
@@ -646,6 +738,7 @@ def train(series:dict,                 # subsystem -> hourly series (`load_serie
           workers:int|None=None,       # LightGBM models trained side by side in worker processes (None: 2 for a large training set, else 1)
           bag_from:int=BAG_FROM,       # LightGBM: horizons from this one average two models (seeds `seed`, `seed + 1`)
           context:bool=True,           # LightGBM: the second model of a bag also reads the context inputs (the `context` of a `Design`)
+          online_gamma:float=ONLINE_GAMMA, # step of the online band correction after training (`online_band`; 0: off)
          ) -> Forecaster:
     "Train the forecaster on `series` up to `train_end`."
     t0 = time.time()
@@ -691,14 +784,14 @@ def train(series:dict,                 # subsystem -> hourly series (`load_serie
     checks = {sub: band_check(*val[sub]) for sub in subs}
     if band_method == 'auto':   # one method for the whole model, by the mean gap over subsystems
         band_method = min(BAND_METHODS, key=lambda m: np.mean([c[m] for c in checks.values()]))
-    fc.band_method = band_method
+    fc.band_method, fc.online_gamma = band_method, online_gamma
     for sub in subs:
         act, p50, vol = val[sub]
         fc.bands[sub] = [conformal_band(act[:, h], p50[:, h], scale=vol if band_method == 'adaptive' else None) for h in range(H)]
     fc.meta = {'train_start': str(as_utc(train_start)), 'train_end': str(as_utc(train_end)), 'val_days': val_days,
                'validation_start': str(as_utc(train_end) - pd.Timedelta(days=val_days)),
                'validation_mape': val_scores, 'lstm_history': hist, 'fingerprint': fingerprint(series, train_start, train_end),
-               'band_method': band_method, 'band_check': checks, 'half_life': half_life, 'refit': refit, 'bag_from': bag_from, 'context': context,
+               'band_method': band_method, 'band_check': checks, 'online_gamma': online_gamma, 'half_life': half_life, 'refit': refit, 'bag_from': bag_from, 'context': context,
                'train_seconds': {'lightgbm': round(t_lgbm, 1), 'lstm': round(t_lstm, 1), 'total': round(time.time() - t0, 1)},
                'created': pd.Timestamp.now('UTC').isoformat(timespec='seconds'), 'versions': versions()}
     return fc
@@ -720,7 +813,8 @@ def save_forecaster(fc:Forecaster, path) -> Path:
         if fc.lstm is not None:
             np.savez(tmp/'lstm_weights.npz', **fc.lstm)
             if getattr(fc, '_keras', None) is not None: fc._keras.save(tmp/'lstm.keras')
-        (tmp/'calibration.json').write_text(json.dumps({'blend': fc.blend, 'bands': fc.bands, 'band_method': fc.band_method}, indent=1))
+        (tmp/'calibration.json').write_text(json.dumps({'blend': fc.blend, 'bands': fc.bands, 'band_method': fc.band_method,
+                                                          'online_gamma': fc.online_gamma}, indent=1))
         (tmp/'metadata.json').write_text(json.dumps(fc.meta, indent=1, default=str))
         old = path.with_name(f'.{path.name}.old-{os.getpid()}')
         if path.exists(): path.rename(old)
@@ -744,7 +838,8 @@ def load_forecaster(path) -> Forecaster:
     except Exception as e: raise DataError(f'unreadable model file ({type(e).__name__}: {e})', path) from None
     spec = FeatureSpec(**{**pre['spec'], 'lags': tuple(pre['spec']['lags'])})
     bands = {s: [tuple(q) for q in b] for s, b in cal['bands'].items()}
-    return Forecaster(spec, pre['subsystems'], boosters, lstm, pre['scalers'], cal['blend'], bands, meta, cal.get('band_method', 'fixed'))
+    return Forecaster(spec, pre['subsystems'], boosters, lstm, pre['scalers'], cal['blend'], bands, meta,
+                      cal.get('band_method', 'fixed'), cal.get('online_gamma', 0.0))
 
 # %% ../nbs/02_forecast.ipynb #149a2d7f
 def backtest(fc:Forecaster, series:dict, start, end,
@@ -759,8 +854,7 @@ def backtest(fc:Forecaster, series:dict, start, end,
         d = design_of(series, sub, fc.spec)
         rows = np.flatnonzero((d.index >= start - pd.Timedelta(hours=fc.spec.horizons)) & (d.index < end) & np.isfinite(d.level))
         if not len(rows): continue
-        comp = fc.components(d, sub, rows)
-        q = fc.combine(sub, comp, fc.band_scale(d, rows))
+        comp, q, _ = fc.quantiles(d, sub, rows)
         for h in horizons:
             tt = d.target_time(h)[rows]
             act = d.actual(h)[rows]
