@@ -610,11 +610,10 @@ class Forecaster:
 
     def _forecast_one(self, sub:str, s:pd.Series, others:dict) -> dict:
         "P10/P50/P90 `(1, H)` from the last hour of `s`: the online correction replays the history since training, or goes on from the last call's state."
-        keep = self.spec.history_hours + 1
-        if not self.online_gamma:
+        keep, first = self.spec.history_hours + 1, self.online_start(s.index)
+        if not self.online_gamma or first >= len(s) - 1:   # nothing observed since training to learn from: the band as calibrated
             d = Design(s.iloc[-keep:], self.spec, others)
             return self.combine(sub, self.components(d, sub, [len(d.y) - 1]), self.band_scale(d, [len(d.y) - 1]))
-        first = self.online_start(s.index)
         key = _data_key(sub, s, others, s.index[min(first, len(s) - 1)] - pd.Timedelta(hours=keep - 1))
         memo = getattr(self, '_online', {}).get(sub)
         state = None
