@@ -552,6 +552,11 @@ class Forecaster:
         sc = 1.0 if scale is None else np.asarray(scale, float)[:, None]
         return {'p10': p50 * (1 + q[:, 0] * sc), 'p50': p50, 'p90': p50 * (1 + q[:, 1] * sc)}
 
+    def calibrated(self, d:Design, sub:str, rows) -> tuple:
+        "The components and the forecast with its band as calibrated (no online correction) at the origins `rows`."
+        comp = self.components(d, sub, rows)
+        return comp, self.combine(sub, comp, self.band_scale(d, rows))
+
     def online_start(self, index:pd.DatetimeIndex) -> int:
         "The first origin of `index` whose band the online correction follows: targets from the end of training, a full input window."
         t = max(as_utc(self.meta['train_end']) - pd.Timedelta(hours=self.spec.horizons), index[0] + pd.Timedelta(hours=self.spec.history_hours))
@@ -563,14 +568,11 @@ class Forecaster:
                  ) -> tuple:             # components, {p10, p50, p90} `(len(rows), H)` and the online state after the last row
         "The served forecast at the origins `rows` (ascending), its band corrected online by the misses since training."
         rows = np.asarray(rows)
-        if not self.online_gamma:
-            comp = self.components(d, sub, rows)
-            return comp, self.combine(sub, comp, self.band_scale(d, rows)), None
+        if not self.online_gamma: return *self.calibrated(d, sub, rows), None
         first, H = self.online_start(d.index) if first is None else first, self.spec.horizons
         grid = np.arange(first, rows.max() + 1)   # every origin the correction runs through (consecutive hours)
         todo = np.union1d(rows, grid[np.isfinite(d.level[grid])])
-        comp = self.components(d, sub, todo)
-        q = self.combine(sub, comp, self.band_scale(d, todo))
+        comp, q = self.calibrated(d, sub, todo)
         fr = np.ones((len(todo), 2, H))   # factors of the band's two sides; 1 before the correction starts
         if state is not None: fr[todo == first - 1] = np.exp(state['z'])   # the origin the given state ends at
         if len(grid):
@@ -613,31 +615,19 @@ class Forecaster:
         keep, first = self.spec.history_hours + 1, self.online_start(s.index)
         if not self.online_gamma or first >= len(s) - 1:   # nothing observed since training to learn from: the band as calibrated
             d = Design(s.iloc[-keep:], self.spec, others)
-            return self.combine(sub, self.components(d, sub, [len(d.y) - 1]), self.band_scale(d, [len(d.y) - 1]))
-        key = _data_key(sub, s, others, s.index[min(first, len(s) - 1)] - pd.Timedelta(hours=keep - 1))
-        memo = getattr(self, '_online', {}).get(sub)
-        state = None
-        if memo and memo['key'] == key and s.index[0] <= memo['as_of'] <= s.index[-1] and memo['digest'] == _digest(s, others, key[1], memo['as_of']):
+            return self.calibrated(d, sub, [len(d.y) - 1])[1]
+        data, read_from = {**others, sub: s}, s.index[first] - pd.Timedelta(hours=keep - 1)   # what a fresh replay reads
+        seen = lambda t: fingerprint(data, read_from, t + pd.Timedelta(hours=1))   # the series and their loads read up to hour t
+        memo, state = getattr(self, '_online', {}).get(sub), None
+        if memo and memo['read_from'] == read_from and memo['as_of'] <= s.index[-1] and memo['seen'] == seen(memo['as_of']):
             state = memo['state']; first = int(s.index.get_loc(memo['as_of'])) + 1   # go on from the last call
         start = max(0, min(first, len(s) - 1) - keep + 1)
         d = Design(s.iloc[start:], self.spec, others)
         _, q, state = self.quantiles(d, sub, [len(d.y) - 1], first - start, state)
         if state is not None:
-            self._online = getattr(self, '_online', {}) | {sub: {'key': key, 'as_of': state['as_of'], 'state': state,
-                                                                 'digest': _digest(s, others, key[1], state['as_of'])}}
+            self._online = getattr(self, '_online', {}) | {sub: {'read_from': read_from, 'as_of': state['as_of'], 'state': state,
+                                                                 'seen': seen(state['as_of'])}}
         return q
-
-def _data_key(sub:str, s:pd.Series, others:dict, start) -> tuple:
-    "What the online state of a forecast depends on besides the data: the subsystem, the first hour read, the series read."
-    return sub, start, tuple(sorted(others))
-
-def _digest(s:pd.Series, others:dict, start, end) -> str:
-    "SHA-1 of the loads of `s` and `others` from `start` to `end` (inclusive): has the history the online state saw changed?"
-    h = hashlib.sha1()
-    for x in [s, *(others[o] for o in sorted(others))]:
-        v = x[(x.index >= start) & (x.index <= end)]
-        h.update(v.index.asi8.tobytes()); h.update(np.nan_to_num(v.to_numpy(float), nan=-1).tobytes())
-    return h.hexdigest()
 
 # %% ../nbs/02_forecast.ipynb #3a293608
 def _progress(i:int, n:int, what:str, t0:float, log):
