@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pulp
-from .etl import (HPOError, DataError, SUBSYSTEMS, atomic_path, read_rows, to_numbers, default_data_dir,
-                     call_parse_hyphens, run_cli, as_utc)
+from .core import HPOError, DataError, atomic_path, call_parse_hyphens, run_cli, as_utc
+from .etl import SUBSYSTEMS, read_rows, to_numbers, default_data_dir
 
 # %% auto #0
 __all__ = ['HM3_PER_M3S_HOUR', 'DECK', 'DECK_SUBSYSTEMS', 'INFLOWS', 'PLANT_COLUMNS', 'RAMP_FRACTION', 'THERMAL_COST_RS_MWH',

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json, os, re, shutil, sys, tempfile, time, uuid
 from io import StringIO
 from pathlib import Path
-from .etl import HPOError, call_parse_hyphens, run_cli
+from .core import HPOError, call_parse_hyphens, run_cli
 
 # %% auto #0
 __all__ = ['page_name', 'split_directives', 'title_md', 'relink', 'quarto_divs', 'sphinx_nb', 'pandoc_slug', 'site_toc',
@@ -328,7 +328,7 @@ def write_readme(root:str|Path=None, # the project folder (default: found from t
                 )->Path: # the README written
     "Write `README.md` from settings.ini's `readme_nb`, atomically."
     from nbdev.config import get_config
-    from hpo.etl import atomic_path
+    from hpo.core import atomic_path
     root = _project(Path(root or '.').resolve())
     from fastcore.xtras import working_directory
     get_config.cache_clear()

@@ -12,38 +12,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from .core import HPOError, DataError, atomic_path, as_utc, call_parse_hyphens, run_cli
 
 # %% auto #0
 __all__ = ['SUBSYSTEMS', 'SUBSYSTEM_NAMES', 'LOCAL_TZ', 'SCHEMA', 'ONS_LOAD_COLUMNS', 'ONS_BALANCE_COLUMNS', 'BALANCE_VALUES',
            'CCEE_SUBMARKETS', 'INMET_COLUMNS', 'INMET_STANDARD_ORDER', 'INMET_LIMITS', 'RESERVOIR_VARIABLES', 'REMOTE',
-           'TYPICAL_LOAD_MW', 'WEATHER_STATIONS', 'SOURCE_FILES', 'HPOError', 'DataError', 'FetchError', 'read_text',
-           'parse_table', 'to_numbers', 'to_datetimes', 'local_to_utc', 'as_utc', 'read_rows', 'subsystems',
-           'finish_frame', 'read_ons_load', 'default_data_dir', 'read_ons_balance', 'flag_outliers', 'check_balance',
-           'read_ons_cmo', 'to_hourly', 'read_ccee_price', 'plain', 'read_inmet_station', 'read_inmet_conventional',
-           'suspect_duplicates', 'read_ons_reservoir', 'regularize', 'SourceWarning', 'atomic_path', 'download',
-           'fetch', 'serve_folder', 'synthetic_load', 'calendar_features', 'QualityReport', 'available_years',
-           'build_dataset', 'write_table', 'call_parse_hyphens', 'run_cli', 'hpo_etl']
+           'TYPICAL_LOAD_MW', 'WEATHER_STATIONS', 'SOURCE_FILES', 'FetchError', 'read_text', 'parse_table',
+           'to_numbers', 'to_datetimes', 'local_to_utc', 'read_rows', 'subsystems', 'finish_frame', 'read_ons_load',
+           'default_data_dir', 'read_ons_balance', 'flag_outliers', 'check_balance', 'read_ons_cmo', 'to_hourly',
+           'read_ccee_price', 'plain', 'read_inmet_station', 'read_inmet_conventional', 'suspect_duplicates',
+           'read_ons_reservoir', 'regularize', 'SourceWarning', 'download', 'fetch', 'serve_folder', 'synthetic_load',
+           'calendar_features', 'QualityReport', 'available_years', 'build_dataset', 'write_table', 'hpo_etl']
 
 # %% ../nbs/01_etl.ipynb #5345141f
-class HPOError(Exception):
-    "Base class of the errors HPO raises on purpose; the command-line tools print them without a traceback."
-
-class DataError(HPOError, ValueError):
-    "Bad input data: the message names the file, line and column when known, and what was expected."
-    def __init__(self,
-                 problem:str,          # what is wrong, in plain words
-                 path=None,            # the file it was found in
-                 line:int|None=None,   # 1-based line number in that file (row number for parquet)
-                 column:str|None=None, # the column or field
-                 expected:str|None=None): # what a valid input has there
-        self.problem,self.path,self.line,self.column,self.expected = problem,path,line,column,expected
-        where = [str(path)] if path is not None else []
-        if line is not None: where.append(f"{'row' if str(path).endswith('.parquet') else 'line'} {line}")
-        if column is not None: where.append(f"column {column!r}")
-        msg = (', '.join(where) + ': ' if where else '') + problem
-        if expected: msg += f" (expected {expected})"
-        super().__init__(msg)
-
 class FetchError(HPOError, OSError):
     "A remote source could not be downloaded and no cached copy exists."
 
@@ -188,11 +169,6 @@ def local_to_utc(local:pd.Series,       # naive wall-clock timestamps in `tz`
     first = pd.Series(np.zeros(len(local)), index=local.index).groupby(keys).cumcount().eq(0).to_numpy()
     utc = pd.DatetimeIndex(local).tz_localize(tz, ambiguous=first, nonexistent='NaT').tz_convert('UTC')
     return pd.Series(utc, index=local.index, name='timestamp')
-
-def as_utc(x) -> pd.Timestamp:
-    "`x` (a date, string or timestamp) as a UTC `pd.Timestamp`: naive values are taken as UTC, aware ones converted."
-    t = pd.Timestamp(x)
-    return t.tz_localize('UTC') if t.tz is None else t.tz_convert('UTC')
 
 # %% ../nbs/01_etl.ipynb #2054407d
 ONS_LOAD_COLUMNS = {'id_subsistema': 'subsystem', 'din_instante': 'timestamp', 'val_cargaenergiahomwmed': 'load_mw'}
@@ -502,17 +478,6 @@ REMOTE = {
 }
 
 class SourceWarning(UserWarning): "A source fell back to its cache or to synthetic data."
-
-@contextmanager
-def atomic_path(dest):
-    "Yield a temporary path beside `dest`; on success it replaces `dest` in one rename, on error it is removed."
-    dest = Path(dest); dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmpname = tempfile.mkstemp(prefix=f'.{dest.name}.', suffix='.part', dir=dest.parent); os.close(fd)
-    try:
-        yield Path(tmpname)
-        os.replace(tmpname, dest)
-    finally:
-        if os.path.exists(tmpname): os.remove(tmpname)
 
 def download(url:str, dest, timeout:float=30) -> Path:
     "Download `url` to `dest` atomically; any failure is a `FetchError` naming the URL."
@@ -828,31 +793,6 @@ def _years(spec:str|None) -> list[int]|None:
         if not m: raise DataError(f'bad --years value {spec!r}', expected="years like '2023', '2022,2023' or '2012-2023'")
         out += list(range(int(m.group(1)), int(m.group(2) or m.group(1)) + 1))
     return out
-
-def call_parse_hyphens(func):
-    """fastcore's `call_parse` with each `--long_name` option also spelled `--long-name` (the spelling HPO's command
-    contracts use). Called with arguments, or from Python, it is the plain function."""
-    from fastcore.script import anno_parser
-    @wraps(func)
-    def _f(*args, **kwargs):
-        caller = sys._getframe(1)
-        if args or kwargs or caller.f_globals.get('__name__') != '__main__' or caller.f_locals is not caller.f_globals:
-            return func(*args, **kwargs)
-        p = anno_parser(func, prog=Path(sys.argv[0]).name)
-        for a in p._actions:
-            for o in [o for o in a.option_strings if o.startswith('--') and '_' in o]:
-                a.option_strings.insert(0, o.replace('_', '-')); p._option_string_actions[o.replace('_', '-')] = a
-        ns = vars(p.parse_args()); ns.pop('pdb', None); ns.pop('xtra', None)
-        return func(**ns)
-    return _f
-
-def run_cli(main, *args, prog:str='hpo', **kwargs):
-    "Run `main`; an `HPOError` is printed as one line on stderr with exit status 2 (no traceback)."
-    try: return main(*args, **kwargs)
-    except HPOError as e:
-        print(f'{prog}: error: {e}', file=sys.stderr); sys.exit(2)
-    except KeyboardInterrupt:
-        print(f'{prog}: interrupted', file=sys.stderr); sys.exit(130)
 
 @call_parse_hyphens
 def hpo_etl(source:str=None,            # data folder laid out like ../shared/data (default: the bundled data/)

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from fastcore.script import Param
-from .etl import (HPOError, DataError, SUBSYSTEMS, atomic_path, calendar_features, read_ons_load, regularize,
-                     call_parse_hyphens, run_cli, default_data_dir, as_utc)
+from .core import HPOError, DataError, atomic_path, call_parse_hyphens, run_cli, as_utc
+from .etl import SUBSYSTEMS, calendar_features, read_ons_load, regularize, default_data_dir
 
 # %% auto #0
 __all__ = ['BASELINES', 'LGBM_PARAMS', 'HALF_LIFE', 'BAND_METHODS', 'ONLINE_GAMMA', 'BAG_FROM', 'MODEL_FILES', 'REFERENCE_MAPE',

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 from fastcore.script import Param
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from .etl import HPOError, DataError, SUBSYSTEMS, atomic_path, default_data_dir, call_parse_hyphens, run_cli, as_utc
+from .core import HPOError, DataError, atomic_path, call_parse_hyphens, run_cli, as_utc
+from .etl import SUBSYSTEMS, default_data_dir
 from .forecast import Forecaster, train, save_forecaster, load_forecaster, backtest, versions as library_versions
 from .dispatch import System, Inputs, deck_system, dispatch, ramp_alerts, with_incremental_inflows, WarmStarts, WARM_STARTS, resolve_water_value
 from .etl import read_ons_balance, read_ons_cmo, to_hourly

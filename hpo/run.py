@@ -15,8 +15,8 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')    # TensorFlow's start-up ch
 
 import numpy as np
 import pandas as pd
-from .etl import (HPOError, DataError, SUBSYSTEMS, LOCAL_TZ, atomic_path, default_data_dir, build_dataset, write_table,
-                     call_parse_hyphens, run_cli)
+from .core import HPOError, DataError, atomic_path, call_parse_hyphens, run_cli
+from .etl import SUBSYSTEMS, LOCAL_TZ, default_data_dir, build_dataset, write_table
 from .forecast import (LGBM_PARAMS, Forecaster, load_series, train, evaluate, skill_table, _subs, _date)
 from .dispatch import (DISPATCH_COLUMNS, BALANCE_COLUMNS, System, Inputs, deck_system, dispatch, ramp_alerts,
                           water_balance_residual, bound_violations, resolve_water_value)
