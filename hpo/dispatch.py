@@ -21,8 +21,8 @@ __all__ = ['HM3_PER_M3S_HOUR', 'DECK', 'DECK_SUBSYSTEMS', 'INFLOWS', 'PLANT_COLU
            'FICTITIOUS_NODES', 'LOAD_COLUMNS', 'LOAD_OPTIONAL', 'WATER_VALUE_RS_MWH', 'SPILL_PENALTY',
            'CURTAILMENT_PENALTY', 'RESERVE_PENALTY', 'SLACK_PENALTY', 'RESERVE_FRACTION', 'RENEWABLE_RESERVE_FRACTION',
            'WATER_VALUE_FLOOR', 'WARM_STARTS', 'SOLVERS', 'TOL', 'DISPATCH_COLUMNS', 'BALANCE_COLUMNS',
-           'read_min_outflows', 'read_deck_plants', 'with_incremental_inflows', 'select_plants', 'read_thermal',
-           'read_system', 'read_load', 'Inputs', 'load_inputs', 'System', 'deck_system', 'check_plants',
+           'reroute_downstream', 'read_min_outflows', 'read_deck_plants', 'with_incremental_inflows', 'select_plants',
+           'read_thermal', 'read_system', 'read_load', 'Inputs', 'load_inputs', 'System', 'deck_system', 'check_plants',
            'cumulative_productivity', 'recent_cmo', 'cmo_water_values', 'resolve_water_value', 'reserve_requirements',
            'system_nodes', 'water_values', 'pulp_model', 'LinearProgram', 'build_lp', 'Solution', 'WarmStarts',
            'solve_highs', 'to_pulp', 'solve_cbc', 'DispatchResult', 'dispatch', 'water_balance_residual',
@@ -42,6 +42,19 @@ def _quiet_highs():
 
 # %% ../nbs/03_dispatch.ipynb #9962e839
 HM3_PER_M3S_HOUR = 0.0036   # 1 m³/s flowing for one hour is 3600 m³ = 0.0036 hm³
+
+# %% ../nbs/03_dispatch.ipynb #46a6679a
+def reroute_downstream(plants:pd.DataFrame, # plant table with `code` and `downstream` (0: none)
+                       kept,                # codes of the plants that stay
+                      )->pd.DataFrame:      # the kept plants, each sending its water to the next kept plant downstream
+    "The kept plants of `plants`, their `downstream` pointing past removed plants to the next kept one (0 when none)."
+    down, kept = dict(zip(plants['code'], plants['downstream'])), set(kept)
+    def next_kept(x):
+        seen = set()
+        while x and x not in kept and x not in seen: seen.add(x); x = down.get(x, 0)
+        return x if x in kept else 0
+    keep = plants[plants['code'].isin(kept)]
+    return keep.assign(downstream=[next_kept(x) for x in keep['downstream']])
 
 # %% ../nbs/03_dispatch.ipynb #e688b88e
 DECK = Path('cepel')/'newave_2021_02'
@@ -170,13 +183,7 @@ def select_plants(plants:pd.DataFrame, # output of `read_deck_plants`
     if n is None or n >= len(plants): return plants.reset_index(drop=True)
     if n < 1: raise DataError(f'--plants must be at least 1, got {n}', expected="'all' or a positive number")
     keep = plants.sort_values(['capacity_mw', 'code'], ascending=[False, True]).head(n)
-    down = dict(zip(plants.code, plants.downstream)); kept = set(keep.code)
-    def next_kept(x):
-        seen = set()
-        while x and x not in kept and x not in seen: seen.add(x); x = down.get(x, 0)
-        return x if x in kept else 0
-    keep = keep.assign(downstream=[next_kept(x) for x in keep.downstream])
-    return with_incremental_inflows(keep.sort_values('code').reset_index(drop=True))
+    return with_incremental_inflows(reroute_downstream(plants, keep.code).sort_values('code').reset_index(drop=True))
 
 # %% ../nbs/03_dispatch.ipynb #8dd4ec2a
 THERMAL_COST_RS_MWH = 300.0   # assumption: R$/MWh of flexible thermal generation (the deck has no costs)
@@ -416,10 +423,10 @@ def recent_cmo(first_hour,            # the first hour of the dispatch (UTC)
                max_age_days:int=62,   # the window may end at most this long before `first_hour`
               )->pd.DataFrame:        # timestamp, subsystem, cmo_rs_mwh
     "The ONS marginal operating cost of the last `days` published before `first_hour`."
-    from hpo.etl import _locate
+    from hpo.etl import locate_source
     t1 = as_utc(first_hour)
     src = Path(data_dir) if data_dir else default_data_dir()
-    paths = [p for y in (t1.year - 1, t1.year) if (p := _locate(src, 'ons_cmo', y)) is not None]
+    paths = [p for y in (t1.year - 1, t1.year) if (p := locate_source(src, 'ons_cmo', y)) is not None]
     if not paths: raise DataError(f'no ONS CMO file for {t1.year - 1}–{t1.year}', src/'ons'/'cmo_semihorario',
                                   expected='CMO_SEMIHORARIO_YYYY.csv of the weeks before the dispatch')
     cmo, ts = _cmo_table(tuple(map(str, paths)), tuple(p.stat().st_mtime for p in paths))

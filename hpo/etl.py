@@ -12,17 +12,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from .core import HPOError, DataError, atomic_path, as_utc, call_parse_hyphens, run_cli
+from .core import HPOError, DataError, atomic_path, as_utc, call_parse_hyphens, run_cli, parse_date
 
 # %% auto #0
 __all__ = ['SUBSYSTEMS', 'SUBSYSTEM_NAMES', 'LOCAL_TZ', 'SCHEMA', 'ONS_LOAD_COLUMNS', 'ONS_BALANCE_COLUMNS', 'BALANCE_VALUES',
            'CCEE_SUBMARKETS', 'INMET_COLUMNS', 'INMET_STANDARD_ORDER', 'INMET_LIMITS', 'RESERVOIR_VARIABLES', 'REMOTE',
-           'TYPICAL_LOAD_MW', 'WEATHER_STATIONS', 'SOURCE_FILES', 'FetchError', 'read_text', 'parse_table',
-           'to_numbers', 'to_datetimes', 'local_to_utc', 'read_rows', 'subsystems', 'finish_frame', 'read_ons_load',
-           'default_data_dir', 'read_ons_balance', 'flag_outliers', 'check_balance', 'read_ons_cmo', 'to_hourly',
-           'read_ccee_price', 'plain', 'read_inmet_station', 'read_inmet_conventional', 'suspect_duplicates',
-           'read_ons_reservoir', 'regularize', 'SourceWarning', 'download', 'fetch', 'serve_folder', 'synthetic_load',
-           'calendar_features', 'QualityReport', 'available_years', 'build_dataset', 'write_table', 'hpo_etl']
+           'TYPICAL_LOAD_MW', 'WEATHER_STATIONS', 'SOURCE_FILES', 'FetchError', 'parse_subsystems', 'read_text',
+           'parse_table', 'to_numbers', 'to_datetimes', 'local_to_utc', 'read_rows', 'subsystems', 'finish_frame',
+           'read_ons_load', 'default_data_dir', 'read_ons_balance', 'flag_outliers', 'check_balance', 'read_ons_cmo',
+           'to_hourly', 'read_ccee_price', 'plain', 'read_inmet_station', 'read_inmet_conventional',
+           'suspect_duplicates', 'read_ons_reservoir', 'regularize', 'SourceWarning', 'download', 'fetch',
+           'serve_folder', 'synthetic_load', 'calendar_features', 'QualityReport', 'available_years', 'locate_source',
+           'build_dataset', 'write_table', 'hpo_etl']
 
 # %% ../nbs/01_etl.ipynb #5345141f
 class FetchError(HPOError, OSError):
@@ -63,6 +64,15 @@ SCHEMA = {
     'is_holiday':          'Brazilian national public holiday (`holidays` package, category public)',
     'is_optional_holiday': 'Carnival, Ash Wednesday, Corpus Christi, Christmas and New Year\'s Eve (category optional)',
 }
+
+# %% ../nbs/01_etl.ipynb #19207fa8
+def parse_subsystems(spec:str|None) -> list|None:
+    "Subsystems typed on the command line (`N,SE`), checked; None for none given (all of them)."
+    if not spec: return None
+    subs = [s.strip().upper() for s in spec.split(',') if s.strip()]
+    for s in subs:
+        if s not in SUBSYSTEMS: raise DataError(f'unknown subsystem {s!r} in --subsystems', expected=f'a comma-separated list of {", ".join(SUBSYSTEMS)}')
+    return subs
 
 # %% ../nbs/01_etl.ipynb #0777f4b6
 def read_text(path) -> str:
@@ -616,7 +626,7 @@ def available_years(source) -> list[int]:
     folder = Path(source)/'ons'/'curva_carga'
     return sorted({int(m.group(1)) for p in folder.glob('CURVA_CARGA_*') if (m := re.fullmatch(r'CURVA_CARGA_(\d{4})\.(csv|parquet)', p.name))})
 
-def _locate(source, kind, year):
+def locate_source(source, kind, year):
     "The local file of `kind` and `year` in `source`, or None."
     pattern = SOURCE_FILES[kind][0]
     for ext in ('parquet', 'csv'):
@@ -626,7 +636,7 @@ def _locate(source, kind, year):
 
 def _obtain(kind, year, source, remote, cache_dir, urls, log):
     "A file of `kind` and `year`: from `source`, else from the remote (with cache), else None."
-    p = _locate(source, kind, year) if source is not None else None
+    p = locate_source(source, kind, year) if source is not None else None
     if p is not None: return p, 'local'
     if not remote: return None, None
     rel = SOURCE_FILES[kind][0].format(year=year, ext='csv')

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from fastcore.script import Param
-from .core import HPOError, DataError, atomic_path, call_parse_hyphens, run_cli, as_utc
-from .etl import SUBSYSTEMS, calendar_features, read_ons_load, regularize, default_data_dir
+from .core import parse_date, HPOError, DataError, atomic_path, call_parse_hyphens, run_cli, as_utc
+from .etl import SUBSYSTEMS, parse_subsystems, calendar_features, read_ons_load, regularize, default_data_dir
 
 # %% auto #0
 __all__ = ['BASELINES', 'LGBM_PARAMS', 'HALF_LIFE', 'BAND_METHODS', 'ONLINE_GAMMA', 'BAG_FROM', 'MODEL_FILES', 'REFERENCE_MAPE',
@@ -957,18 +957,6 @@ def tune_lstm(designs:dict,          # subsystem -> `Design`
     return {k: best[k] for k in SEARCH_SPACE}, done.sort_values('val_loss', ignore_index=True)
 
 # %% ../nbs/02_forecast.ipynb #e1601ba4
-def _subs(spec:str|None) -> list|None:
-    if not spec: return None
-    subs = [s.strip().upper() for s in spec.split(',') if s.strip()]
-    for s in subs:
-        if s not in SUBSYSTEMS: raise DataError(f'unknown subsystem {s!r} in --subsystems', expected=f'a comma-separated list of {", ".join(SUBSYSTEMS)}')
-    return subs
-
-def _date(x:str, name:str) -> pd.Timestamp:
-    import datetime
-    try: return as_utc(pd.Timestamp(datetime.date.fromisoformat(str(x).strip())))
-    except ValueError: raise DataError(f'bad {name} value {x!r}', expected='a date like 2023-01-01') from None
-
 def _horizons(spec:str, H:int) -> list:
     try: hs = [int(x) for x in str(spec).split(',') if x.strip()]
     except ValueError: raise DataError(f'bad --horizons value {spec!r}', expected='comma-separated integers like 1,24') from None
@@ -990,7 +978,7 @@ def _series_from(data:str|None, subsystems:str|None) -> tuple:
     "Load series from an integrated table, an ONS load file or a folder of them (default: the bundled data)."
     src = Path(data) if data else default_data_dir()/'ons'/'curva_carga'
     frame = read_load_files(sorted(src.glob('CURVA_CARGA_*.csv'))) if src.is_dir() else src
-    return load_series(frame, _subs(subsystems)), src
+    return load_series(frame, parse_subsystems(subsystems)), src
 
 @call_parse_hyphens
 def hpo_train(data:str=None,            # integrated table (parquet) from hpo-etl, or ONS load files' folder (default: bundled data)
@@ -1007,12 +995,12 @@ def hpo_train(data:str=None,            # integrated table (parquet) from hpo-et
     "Train the load forecaster (LightGBM per horizon + LSTM, ensemble, calibrated quantiles) and save it."
     def main():
         if not train_end: raise DataError('--train-end is required', expected='a date like 2023-01-01')
-        end = _date(train_end, '--train-end')
+        end = parse_date(train_end, '--train-end')
         series, src = _series_from(data, subsystems)
         print(f'hpo-train: {", ".join(series)} from {src}, training on targets {train_start} .. {end:%Y-%m-%d} '
               f'(validation: the last {val_days} days)', flush=True)
         arch = _read_params(lstm_params) if lstm_params else None
-        fc = train(series, end, _date(train_start, '--train-start'), val_days=val_days, epochs=epochs, stride=stride, seed=seed,
+        fc = train(series, end, parse_date(train_start, '--train-start'), val_days=val_days, epochs=epochs, stride=stride, seed=seed,
                    lstm_params=arch)
         path = save_forecaster(fc, out)
         v = pd.DataFrame(fc.meta['validation_mape']['SE' if 'SE' in fc.subsystems else fc.subsystems[0]])
@@ -1036,7 +1024,7 @@ def hpo_evaluate(model:str=None,        # model folder from hpo-train
         fc = load_forecaster(model)
         files = load_files if isinstance(load_files, list) else [load_files]
         series = load_series(read_load_files(files))
-        s, e = _date(start, '--start'), _date(end, '--end') + pd.Timedelta(days=1)
+        s, e = parse_date(start, '--start'), parse_date(end, '--end') + pd.Timedelta(days=1)
         rep = evaluate(fc, series, s, e, _horizons(horizons, fc.spec.horizons))
         if weather_files: print('hpo-evaluate: note: --weather-files given; this model uses no weather input', file=sys.stderr)
         if json:
@@ -1056,7 +1044,7 @@ def hpo_forecast(model:str=None,        # model folder from hpo-train
     def main():
         if not (model and history): raise DataError('--model and --history are required')
         fc = load_forecaster(model)
-        f = fc.forecast(history, _subs(subsystems))
+        f = fc.forecast(history, parse_subsystems(subsystems))
         with atomic_path(out) as tmp: f.to_csv(tmp, index=False)
         print(f'hpo-forecast: wrote {out}: {f.subsystem.nunique()} subsystems x {fc.spec.horizons} hours from {f.origin.iloc[0]}')
     run_cli(main, prog='hpo-forecast')
@@ -1079,7 +1067,7 @@ def hpo_tune(data:str=None,             # integrated table (parquet) from hpo-et
         if not train_end: raise DataError('--train-end is required', expected='a date like 2023-01-01')
         series, src = _series_from(data, subsystems)
         designs = {sub: Design(s) for sub, s in series.items()}
-        best, done = tune_lstm(designs, _date(train_start, '--train-start'), _date(train_end, '--train-end'), val_days,
+        best, done = tune_lstm(designs, parse_date(train_start, '--train-start'), parse_date(train_end, '--train-end'), val_days,
                                trials=trials, epochs=epochs, stride=stride, seed=seed)
         with atomic_path(out) as tmp: Path(tmp).write_text(json.dumps(best, indent=1))
         print(done.round(4).to_string()); print(f'hpo-tune: wrote {out}: {best}')

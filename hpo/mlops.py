@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from .core import HPOError, DataError, atomic_path, call_parse_hyphens, run_cli, as_utc
 from .etl import SUBSYSTEMS, default_data_dir
 from .forecast import Forecaster, train, save_forecaster, load_forecaster, backtest, versions as library_versions
-from .dispatch import System, Inputs, deck_system, dispatch, ramp_alerts, with_incremental_inflows, WarmStarts, WARM_STARTS, resolve_water_value
+from .dispatch import reroute_downstream, System, Inputs, deck_system, dispatch, ramp_alerts, with_incremental_inflows, WarmStarts, WARM_STARTS, resolve_water_value
 from .etl import read_ons_balance, read_ons_cmo, to_hourly
 from .forecast import read_load_files, load_series
 
@@ -322,12 +322,7 @@ def subsystem_system(system:System, # the whole SIN (`deck_system`)
     if subsystem not in SUBSYSTEMS: raise DataError(f'unknown subsystem {subsystem!r}', column='subsystem', expected='one of ' + ', '.join(SUBSYSTEMS))
     P = system.plants
     keep = P[P['subsystem'] == subsystem]
-    down, kept = dict(zip(P['code'], P['downstream'])), set(keep['code'])
-    def next_kept(x):
-        seen = set()
-        while x and x not in kept and x not in seen: seen.add(x); x = down.get(x, 0)
-        return x if x in kept else 0
-    plants = with_incremental_inflows(keep.assign(downstream=[next_kept(x) for x in keep['downstream']]).reset_index(drop=True))
+    plants = with_incremental_inflows(reroute_downstream(P, keep['code']).reset_index(drop=True))
     thermal = system.thermal.copy()
     thermal.loc[[s for s in SUBSYSTEMS if s != subsystem], ['thermal_min_mw', 'thermal_max_mw']] = 0.0
     return System(plants, thermal, system.links.iloc[0:0], system.deficit_cost_rs_mwh, system.water_value_rs_mwh)

@@ -15,9 +15,9 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')    # TensorFlow's start-up ch
 
 import numpy as np
 import pandas as pd
-from .core import HPOError, DataError, atomic_path, call_parse_hyphens, run_cli
-from .etl import SUBSYSTEMS, LOCAL_TZ, default_data_dir, build_dataset, write_table
-from .forecast import (LGBM_PARAMS, Forecaster, load_series, train, evaluate, skill_table, _subs, _date)
+from .core import parse_date, HPOError, DataError, atomic_path, call_parse_hyphens, run_cli
+from .etl import SUBSYSTEMS, parse_subsystems, LOCAL_TZ, default_data_dir, build_dataset, write_table
+from .forecast import (LGBM_PARAMS, Forecaster, load_series, train, evaluate, skill_table)
 from .dispatch import (DISPATCH_COLUMNS, BALANCE_COLUMNS, System, Inputs, deck_system, dispatch, ramp_alerts,
                           water_balance_residual, bound_violations, resolve_water_value)
 from .mlops import Registry, predict_and_optimize_realtime, subsystem_system
@@ -116,8 +116,8 @@ def periods(series:dict,                # subsystem -> hourly load series (`hpo.
     if any(t is None for t in last): raise DataError('a subsystem has no known load at all', column='load_mw')
     origin = min(last)
     first = min(s.first_valid_index() for s in series.values())
-    start = _date(settings.train_start, '--train-start') if settings.train_start else first.tz_convert(LOCAL_TZ).normalize().tz_convert('UTC')
-    end = (_date(settings.train_end, '--train-end') if settings.train_end
+    start = parse_date(settings.train_start, '--train-start') if settings.train_start else first.tz_convert(LOCAL_TZ).normalize().tz_convert('UTC')
+    end = (parse_date(settings.train_end, '--train-end') if settings.train_end
            else pd.Timestamp(f'{origin.tz_convert(LOCAL_TZ).year}-07-01', tz='UTC'))
     val = end - pd.Timedelta(days=settings.val_days)
     if not start + pd.Timedelta(days=28) <= val:
@@ -256,7 +256,7 @@ def backcast_day(table:pd.DataFrame, # the integrated table
     days = pd.Series(1, local).groupby(local.date).size()
     days = days[days == 24]
     if day is not None:
-        d = _date(day, '--backcast-day').date()
+        d = parse_date(day, '--backcast-day').date()
         if d not in days.index: raise DataError(f'--backcast-day {day}: not a complete day of the ONS balance',
                                                 expected=f'a day between {min(days.index, default="?")} and {max(days.index, default="?")}')
     elif not len(days): raise DataError('no complete local day in the ONS balance', column='hydro_mw')
@@ -654,7 +654,7 @@ def hpo_run(data:str=None,           # data folder laid out like ../shared/data 
     "The main job: ETL → train → evaluate against the baselines → forecast the next 24 h → dispatch → backcast → report."
     def main():
         import matplotlib; matplotlib.use('Agg')
-        settings = RunSettings(full, trees, epochs, stride, _subs(subsystems), train_start, train_end, val_days, plants, backcast_day, seed)
+        settings = RunSettings(full, trees, epochs, stride, parse_subsystems(subsystems), train_start, train_end, val_days, plants, backcast_day, seed)
         if not quiet: print(f'hpo-run: {settings.name} setting, data {data or default_data_dir()}, output {Path(out).resolve()}', flush=True)
         s = run_pipeline(data, out, settings, Progress(STAGES, quiet=quiet))
         print(summary_text(s), flush=True)
