@@ -1,7 +1,7 @@
 """ETL benchmark: the full pipeline over all of ../shared/data (24 years x 4 subsystems of load, 18 years of weather,
 balance, CMO, prices), run as the user runs it (`hpo-etl`), timed end to end with its peak memory.
 
-    python benchmarks/etl.py [--source ../shared/data]
+    python benchmarks/etl.py [--data ../shared/data]
 
 Targets on the 2-core reference machine: <= 60 s wall time and <= 2 GB peak memory.
 """
@@ -10,13 +10,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-p.add_argument('--source', default=str(ROOT.parent/'shared'/'data'))
+p.add_argument('--data', default=str(ROOT.parent/'shared'/'data'))
 a = p.parse_args()
 
 with tempfile.TemporaryDirectory() as d:
     out = Path(d)/'integrated.parquet'
     t0 = time.perf_counter()
-    r = subprocess.run(['hpo-etl', '--source', a.source, '--out', str(out), '--quiet'], capture_output=True, text=True)
+    r = subprocess.run(['hpo-etl', '--data', a.data, '--out', str(out), '--quiet'], capture_output=True, text=True)
     wall = time.perf_counter() - t0
     if r.returncode: sys.exit(f'hpo-etl failed:\n{r.stderr}')
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024

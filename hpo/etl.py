@@ -17,10 +17,10 @@ from .core import HPOError, DataError, atomic_path, as_utc, call_parse_hyphens, 
 # %% auto #0
 __all__ = ['SUBSYSTEMS', 'SUBSYSTEM_NAMES', 'LOCAL_TZ', 'SCHEMA', 'ONS_LOAD_COLUMNS', 'ONS_BALANCE_COLUMNS', 'BALANCE_VALUES',
            'CCEE_SUBMARKETS', 'INMET_COLUMNS', 'INMET_STANDARD_ORDER', 'INMET_LIMITS', 'RESERVOIR_VARIABLES', 'REMOTE',
-           'TYPICAL_LOAD_MW', 'WEATHER_STATIONS', 'SOURCE_FILES', 'FetchError', 'parse_subsystems', 'read_text',
-           'parse_table', 'to_numbers', 'to_datetimes', 'local_to_utc', 'read_rows', 'subsystems', 'finish_frame',
-           'read_ons_load', 'default_data_dir', 'read_ons_balance', 'flag_outliers', 'check_balance', 'read_ons_cmo',
-           'to_hourly', 'read_ccee_price', 'plain', 'read_inmet_station', 'read_inmet_conventional',
+           'TYPICAL_LOAD_MW', 'WEATHER_STATIONS', 'SOURCE_FILES', 'WEATHER_COLUMNS', 'FetchError', 'parse_subsystems',
+           'read_text', 'parse_table', 'to_numbers', 'to_datetimes', 'local_to_utc', 'read_rows', 'subsystems',
+           'finish_frame', 'read_ons_load', 'default_data_dir', 'read_ons_balance', 'flag_outliers', 'check_balance',
+           'read_ons_cmo', 'to_hourly', 'read_ccee_price', 'plain', 'read_inmet_station', 'read_inmet_conventional',
            'suspect_duplicates', 'read_ons_reservoir', 'regularize', 'SourceWarning', 'download', 'fetch',
            'serve_folder', 'synthetic_load', 'calendar_features', 'QualityReport', 'available_years', 'locate_source',
            'build_dataset', 'write_table', 'hpo_etl']
@@ -95,6 +95,7 @@ _DELIMITERS = (';', ',', '\t', '|')
 
 def _fields(line:str, sep:str) -> list[str]: return [f.strip().strip('"').strip() for f in line.split(sep)]
 
+# %% ../nbs/01_etl.ipynb #db70252a
 def parse_table(path,                   # file the text came from (for messages)
                 text:str,               # the decoded text
                 sep:str,                # field delimiter
@@ -152,6 +153,7 @@ def to_numbers(rows:pd.DataFrame,        # output of `parse_table`
                         expected='a number' + (' with a decimal comma' if decimal == ',' else ''))
     return v
 
+# %% ../nbs/01_etl.ipynb #1634b919
 def to_datetimes(rows:pd.DataFrame, # output of `parse_table`
                  column:str|list,   # column, or columns joined by a space (e.g. date and hour)
                  path=None,         # file, for messages
@@ -197,6 +199,7 @@ def read_rows(path, sep:str, required:list, **kwargs) -> pd.DataFrame:
     rows['_line'] = np.arange(1, len(rows)+1)
     return rows
 
+# %% ../nbs/01_etl.ipynb #65615118
 def subsystems(rows, column:str, path=None, allowed=SUBSYSTEMS) -> pd.Series:
     "Subsystem codes of `column`, checked against `allowed`."
     s = rows[column].str.upper()
@@ -207,6 +210,7 @@ def subsystems(rows, column:str, path=None, allowed=SUBSYSTEMS) -> pd.Series:
                         expected='one of ' + ', '.join(allowed))
     return s
 
+# %% ../nbs/01_etl.ipynb #dca641aa
 def finish_frame(df:pd.DataFrame, path, keys:list, rows_read:int) -> pd.DataFrame:
     "Drop nonexistent local hours and duplicated `keys`, sort, and note the counts in `df.attrs['quality']`."
     nonexistent = int(df['timestamp'].isna().sum())
@@ -216,6 +220,7 @@ def finish_frame(df:pd.DataFrame, path, keys:list, rows_read:int) -> pd.DataFram
     df.attrs['quality'] = dict(file=str(path), rows_read=rows_read, nonexistent_local=nonexistent, duplicates=int(dup.sum()))
     return df
 
+# %% ../nbs/01_etl.ipynb #f99952ad
 def read_ons_load(path) -> pd.DataFrame:
     "ONS hourly load per subsystem (`CURVA_CARGA_YYYY.csv` or `.parquet`) as `timestamp` (UTC), `subsystem`, `load_mw`."
     rows = read_rows(path, ';', list(ONS_LOAD_COLUMNS))
@@ -249,6 +254,7 @@ ONS_BALANCE_COLUMNS = {'din_instante': 'timestamp', 'val_gerhidraulica': 'hydro_
                        'val_intercambio': 'interchange_mw'}
 BALANCE_VALUES = [v for v in ONS_BALANCE_COLUMNS.values() if v != 'timestamp']
 
+# %% ../nbs/01_etl.ipynb #3307aecf
 def read_ons_balance(path) -> pd.DataFrame:
     "ONS hourly energy balance: `timestamp` (UTC), `subsystem` (N, NE, S, SE or SIN) and the generation columns in MW."
     rows = read_rows(path, ';', list(ONS_BALANCE_COLUMNS))
@@ -305,6 +311,7 @@ def read_ons_cmo(path) -> pd.DataFrame:
     df = pd.DataFrame({'timestamp': local_to_utc(local, sub), 'subsystem': sub, 'cmo_rs_mwh': to_numbers(rows, 'val_cmo', path)})
     return finish_frame(df, path, ['subsystem', 'timestamp'], len(rows))
 
+# %% ../nbs/01_etl.ipynb #e9b54dc4
 def to_hourly(df:pd.DataFrame, by:list=['subsystem']) -> pd.DataFrame:
     "Mean of each value column over the hour that starts at the floor of `timestamp`, per `by`."
     return (df.assign(timestamp=df['timestamp'].dt.floor('h'))
@@ -343,6 +350,8 @@ INMET_COLUMNS = {  # keyword in the accent-free, upper-case header -> our name
     'RADIACAO GLOBAL': 'radiation_kj_m2', 'BULBO SECO': 'temperature_c', 'PONTO DE ORVALHO (': 'dew_point_c',
     'UMIDADE RELATIVA DO AR': 'humidity_pct', 'VENTO, VELOCIDADE': 'wind_speed_ms', 'RAJADA': 'wind_gust_ms',
     'VENTO, DIRECAO': 'wind_dir_deg'}
+
+# %% ../nbs/01_etl.ipynb #e0abc234
 INMET_STANDARD_ORDER = ['date', 'hour', 'precipitation_mm', 'pressure_mb', None, None, 'radiation_kj_m2', 'temperature_c',
                         'dew_point_c', None, None, None, None, None, None, 'humidity_pct', 'wind_dir_deg', 'wind_gust_ms',
                         'wind_speed_ms', None]
@@ -350,10 +359,12 @@ INMET_LIMITS = {'temperature_c': (-10, 50), 'dew_point_c': (-30, 40), 'humidity_
                 'radiation_kj_m2': (-50, 5000), 'precipitation_mm': (0, 200), 'wind_speed_ms': (0, 60),
                 'wind_gust_ms': (0, 80), 'wind_dir_deg': (0, 360)}
 
+# %% ../nbs/01_etl.ipynb #75329791
 def plain(s:str) -> str:
     "Upper case without accents."
     return unicodedata.normalize('NFKD', s).encode('ascii', 'ignore').decode().upper()
 
+# %% ../nbs/01_etl.ipynb #d0aa3f67
 def read_inmet_station(path) -> pd.DataFrame:
     "INMET automatic station file as `timestamp` (UTC), `station` and the weather columns; implausible values are NaN."
     path = Path(path)
@@ -412,6 +423,7 @@ def read_inmet_conventional(path) -> pd.DataFrame:
     df.attrs['quality']['flagged'] = int(bad.sum())
     return df
 
+# %% ../nbs/01_etl.ipynb #502163af
 def suspect_duplicates(paths) -> list[tuple[Path, Path]]:
     "Pairs of files with identical bytes (a copy published under two names)."
     import hashlib
@@ -431,6 +443,7 @@ RESERVOIR_VARIABLES = {  # source name (lower case) -> our name; units as publis
     'energy_charge': 'energy_load', 'energy_generated': 'energy_generated', 'max_demand': 'max_demand_mw',
     'maximum_demand': 'max_demand_mw'}
 
+# %% ../nbs/01_etl.ipynb #f5158c84
 def read_ons_reservoir(path) -> pd.DataFrame:
     "A daily ONS reservoir file, any of its three shapes, as long `date`, `dam`, `variable`, `value`."
     path = Path(path)
@@ -487,8 +500,10 @@ REMOTE = {
     'inmet':       'https://portal.inmet.gov.br/uploads/dadoshistoricos/{year}.zip',
 }
 
+# %% ../nbs/01_etl.ipynb #e079d90c
 class SourceWarning(UserWarning): "A source fell back to its cache or to synthetic data."
 
+# %% ../nbs/01_etl.ipynb #76047aca
 def download(url:str, dest, timeout:float=30) -> Path:
     "Download `url` to `dest` atomically; any failure is a `FetchError` naming the URL."
     try:
@@ -521,6 +536,7 @@ def _remote_file(kind:str, year:int, dest:Path, urls:dict, timeout:float) -> Pat
         return dest
     return download(url, dest, timeout)
 
+# %% ../nbs/01_etl.ipynb #909bb019
 def fetch(kind:str,                  # a key of `REMOTE`
           year:int,                  # the file's year
           relpath:str,               # where the file lives in a data folder (and in the cache)
@@ -621,11 +637,13 @@ SOURCE_FILES = {  # kind -> (relative path pattern in a data folder, reader)
     'inmet':       ('inmet/automaticas/INMET_SE_SP_A701_*{year}*.CSV', read_inmet_station),
 }
 
+# %% ../nbs/01_etl.ipynb #09b97b5c
 def available_years(source) -> list[int]:
     "Years with an ONS load file (csv or parquet) in the data folder `source`."
     folder = Path(source)/'ons'/'curva_carga'
     return sorted({int(m.group(1)) for p in folder.glob('CURVA_CARGA_*') if (m := re.fullmatch(r'CURVA_CARGA_(\d{4})\.(csv|parquet)', p.name))})
 
+# %% ../nbs/01_etl.ipynb #9bfab0bf
 def locate_source(source, kind, year):
     "The local file of `kind` and `year` in `source`, or None."
     pattern = SOURCE_FILES[kind][0]
@@ -634,6 +652,7 @@ def locate_source(source, kind, year):
         if hits: return hits[0]
     return None
 
+# %% ../nbs/01_etl.ipynb #52beb920
 def _obtain(kind, year, source, remote, cache_dir, urls, log):
     "A file of `kind` and `year`: from `source`, else from the remote (with cache), else None."
     p = locate_source(source, kind, year) if source is not None else None
@@ -654,6 +673,7 @@ def _regular_by(df, value:str, by:str, **kw):
         r.insert(1, by, key); parts.append(r)
     return pd.concat(parts, ignore_index=True)
 
+# %% ../nbs/01_etl.ipynb #14b87603
 def _weather(source, years, report, obtain):
     "Hourly weather per subsystem (see `WEATHER_STATIONS`); `obtain(kind, year)` finds a file."
     parts, auto = [], []
@@ -687,7 +707,102 @@ def _weather(source, years, report, obtain):
                                        'weather_station': '+'.join(states), 'subsystem': sub}))
     return pd.concat(parts, ignore_index=True) if parts else None
 
-# %% ../nbs/01_etl.ipynb #9fd094d6
+# %% ../nbs/01_etl.ipynb #ff323dcc
+def _load_years(years, obtain, report, allow_synthetic, remote, source, log) -> pd.DataFrame:
+    "Step 1: the ONS load of every year, real or (only when allowed) labelled synthetic."
+    loads = []
+    for y in years:
+        p, how = obtain('ons_load', y)
+        if p is None:
+            if not allow_synthetic:
+                raise DataError(f'no ONS load for {y}: not in the data folder' + (', not downloadable, not cached' if remote else ''), source,
+                                expected=f'ons/curva_carga/CURVA_CARGA_{y}.csv (or --remote, or --allow-synthetic)')
+            warnings.warn(f'no real ONS load for {y}: using SYNTHETIC load, labelled source="synthetic"', SourceWarning, stacklevel=4)
+            d = synthetic_load(f'{y}-01-01 03:00', f'{y+1}-01-01 02:00').assign(retrieved_from='generated')
+            report.add('ons_load', d, 'generated'); loads.append(d); continue
+        d = read_ons_load(p); report.add('ons_load', d, how)
+        loads.append(d.assign(source='ons', retrieved_from=how))
+        log(f'  load {y}: {len(d):,} rows from {how} {p.name}')
+    return pd.concat(loads, ignore_index=True).drop_duplicates(['subsystem', 'timestamp'])
+
+# %% ../nbs/01_etl.ipynb #1f7817c2
+def _load_grid(load:pd.DataFrame, report, max_fill:int, log) -> pd.DataFrame:
+    "Step 2: the load on a regular hourly grid per subsystem (short gaps filled, outliers removed), counted in the report."
+    reg = _regular_by(load, 'load_mw', 'subsystem', max_fill=max_fill).rename(columns={'value': 'load_mw', 'flag': 'load_flag'})
+    meta = load.drop(columns='load_mw').set_index(['subsystem', 'timestamp'])
+    table = reg.join(meta, on=['subsystem', 'timestamp'])
+    table['source'] = table.groupby('subsystem')['source'].transform(lambda s: s.ffill().bfill())
+    table['retrieved_from'] = table.groupby('subsystem')['retrieved_from'].transform(lambda s: s.ffill().bfill())
+    for sub, g in table.groupby('subsystem'):
+        fl = g['load_flag'].value_counts()
+        report.files.append(dict(source='ons_load', file=f'(hourly grid {sub})', rows_read=0, gaps_h=int(fl.get('gap', 0) + fl.get('filled', 0)),
+                                 filled=int(fl.get('filled', 0)), flagged=int(fl.get('outlier', 0)), left_missing=int(fl.get('gap', 0) + fl.get('outlier', 0))))
+    outl = table[table['load_flag'] == 'outlier'][['timestamp', 'subsystem']]
+    if len(outl):
+        raw = outl.merge(load[['timestamp', 'subsystem', 'load_mw']], on=['timestamp', 'subsystem'], how='left')
+        report.flags.append(raw.rename(columns={'load_mw': 'value'}).assign(source='ons_load', column='load_mw', reason='outlier'))
+    log(f'  load: {len(table):,} subsystem-hours, {int((table.load_flag == "filled").sum())} filled, '
+        f'{int((table.load_flag == "gap").sum())} left missing, {len(outl)} outliers removed')
+    return table
+
+# %% ../nbs/01_etl.ipynb #b0802856
+def _with_balance(table:pd.DataFrame, years, obtain, report, log) -> pd.DataFrame:
+    "Step 3: wind, solar, hydro, thermal and interchange from the ONS energy balance, checked, joined to `table`."
+    bals = []
+    for y in years:
+        p, how = obtain('ons_balance', y)
+        if p is None: continue
+        d = read_ons_balance(p); clean, flags = check_balance(d)
+        report.add('ons_balance', d, how, flagged=len(flags)); report.flags.append(flags.assign(source='ons_balance'))
+        bals.append(clean); log(f'  balance {y}: {len(d):,} rows, {len(flags)} subsystem-hours flagged')
+    if not bals: return table.assign(**{c: np.nan for c in BALANCE_VALUES if c != 'balance_load_mw'}, balance_flag='missing')
+    b = pd.concat(bals, ignore_index=True).drop(columns='balance_load_mw').drop_duplicates(['subsystem', 'timestamp'])
+    table = table.merge(b, on=['subsystem', 'timestamp'], how='left')
+    table['balance_flag'] = table['balance_flag'].fillna('missing')
+    return table
+
+# %% ../nbs/01_etl.ipynb #825c7bee
+def _with_prices(table:pd.DataFrame, years, obtain, report, log) -> pd.DataFrame:
+    "Step 4: the ONS marginal cost and the CCEE price, hourly, joined to `table` (NaN where a year has no file)."
+    for kind, reader, col in (('ons_cmo', read_ons_cmo, 'cmo_rs_mwh'), ('ccee_price', read_ccee_price, 'pld_rs_mwh')):
+        parts = []
+        for y in years:
+            p, how = obtain(kind, y)
+            if p is None: continue
+            d = reader(p); report.add(kind, d, how); parts.append(to_hourly(d))
+        if parts:
+            h = pd.concat(parts, ignore_index=True).drop_duplicates(['subsystem', 'timestamp'])
+            table = table.merge(h, on=['subsystem', 'timestamp'], how='left')
+            log(f'  {kind}: {len(h):,} subsystem-hours')
+        else: table[col] = np.nan
+    return table
+
+# %% ../nbs/01_etl.ipynb #30cc5a1d
+WEATHER_COLUMNS = ['temperature_c', 'dew_point_c', 'humidity_pct', 'radiation_kj_m2', 'precipitation_mm', 'wind_speed_ms',
+                   'weather_station', 'weather_flag']
+
+def _with_weather(table:pd.DataFrame, source, years, obtain, report, log) -> pd.DataFrame:
+    "Step 5: each subsystem's weather station joined to `table` (flag 'missing' where there is none)."
+    w = _weather(source, years, report, obtain)
+    if w is not None: table = table.merge(w, on=['subsystem', 'timestamp'], how='left')
+    for c in WEATHER_COLUMNS:
+        if c not in table: table[c] = np.nan
+    table['weather_flag'] = table['weather_flag'].fillna('missing')
+    log(f'  weather: {int((table.weather_flag != "missing").sum()):,} subsystem-hours with a station')
+    return table
+
+# %% ../nbs/01_etl.ipynb #593a8d93
+def _in_schema(table:pd.DataFrame, log) -> pd.DataFrame:
+    "The calendar columns added, the columns of `SCHEMA` in order, rows by hour and subsystem, text columns as strings."
+    table = pd.concat([table.reset_index(drop=True), calendar_features(table['timestamp']).reset_index(drop=True)], axis=1)
+    table = table[list(SCHEMA)].sort_values(['timestamp', 'subsystem']).reset_index(drop=True)
+    for c in ('subsystem', 'load_flag', 'source', 'retrieved_from', 'balance_flag', 'weather_station', 'weather_flag'):
+        table[c] = table[c].astype('string')
+    if (table['source'] == 'synthetic').any():
+        log(f'  WARNING: {int((table.source == "synthetic").sum()):,} rows are SYNTHETIC (source="synthetic")')
+    return table
+
+# %% ../nbs/01_etl.ipynb #14f7da97
 def build_dataset(source=None,               # data folder laid out like ../shared/data; default: the bundled data
                   years:list|None=None,      # years to build; default: every year with an ONS load file in `source`
                   remote:bool=False,         # also try each source's public address for files missing locally
@@ -705,77 +820,13 @@ def build_dataset(source=None,               # data folder laid out like ../shar
     if not years: raise DataError('no ONS load file (ons/curva_carga/CURVA_CARGA_YYYY.csv) found and no --years given', source,
                                   expected='a folder laid out like ../shared/data')
     report, t0 = QualityReport(), time.time()
-    # 1. load
-    loads = []
-    for y in years:
-        p, how = _obtain('ons_load', y, source, remote, cache_dir, urls, log)
-        if p is None:
-            if not allow_synthetic:
-                raise DataError(f'no ONS load for {y}: not in the data folder' + (', not downloadable, not cached' if remote else ''), source,
-                                expected=f'ons/curva_carga/CURVA_CARGA_{y}.csv (or --remote, or --allow-synthetic)')
-            warnings.warn(f'no real ONS load for {y}: using SYNTHETIC load, labelled source="synthetic"', SourceWarning, stacklevel=2)
-            d = synthetic_load(f'{y}-01-01 03:00', f'{y+1}-01-01 02:00').assign(retrieved_from='generated')
-            report.add('ons_load', d, 'generated'); loads.append(d); continue
-        d = read_ons_load(p); report.add('ons_load', d, how)
-        loads.append(d.assign(source='ons', retrieved_from=how))
-        log(f'  load {y}: {len(d):,} rows from {how} {p.name}')
-    load = pd.concat(loads, ignore_index=True).drop_duplicates(['subsystem', 'timestamp'])
-    reg = _regular_by(load, 'load_mw', 'subsystem', max_fill=max_fill).rename(columns={'value': 'load_mw', 'flag': 'load_flag'})
-    meta = load.drop(columns='load_mw').set_index(['subsystem', 'timestamp'])
-    table = reg.join(meta, on=['subsystem', 'timestamp'])
-    table['source'] = table.groupby('subsystem')['source'].transform(lambda s: s.ffill().bfill())
-    table['retrieved_from'] = table.groupby('subsystem')['retrieved_from'].transform(lambda s: s.ffill().bfill())
-    for sub, g in table.groupby('subsystem'):
-        fl = g['load_flag'].value_counts()
-        report.files.append(dict(source='ons_load', file=f'(hourly grid {sub})', rows_read=0, gaps_h=int(fl.get('gap', 0) + fl.get('filled', 0)),
-                                 filled=int(fl.get('filled', 0)), flagged=int(fl.get('outlier', 0)), left_missing=int(fl.get('gap', 0) + fl.get('outlier', 0))))
-    outl = table[table['load_flag'] == 'outlier'][['timestamp', 'subsystem']]
-    if len(outl):
-        raw = outl.merge(load[['timestamp', 'subsystem', 'load_mw']], on=['timestamp', 'subsystem'], how='left')
-        report.flags.append(raw.rename(columns={'load_mw': 'value'}).assign(source='ons_load', column='load_mw', reason='outlier'))
-    log(f'  load: {len(table):,} subsystem-hours, {int((table.load_flag == "filled").sum())} filled, '
-        f'{int((table.load_flag == "gap").sum())} left missing, {len(outl)} outliers removed')
-    # 2. energy balance (wind, solar, hydro, thermal, interchange)
-    bals = []
-    for y in years:
-        p, how = _obtain('ons_balance', y, source, remote, cache_dir, urls, log)
-        if p is None: continue
-        d = read_ons_balance(p); clean, flags = check_balance(d)
-        report.add('ons_balance', d, how, flagged=len(flags)); report.flags.append(flags.assign(source='ons_balance'))
-        bals.append(clean); log(f'  balance {y}: {len(d):,} rows, {len(flags)} subsystem-hours flagged')
-    if bals:
-        b = pd.concat(bals, ignore_index=True).drop(columns='balance_load_mw').drop_duplicates(['subsystem', 'timestamp'])
-        table = table.merge(b, on=['subsystem', 'timestamp'], how='left')
-        table['balance_flag'] = table['balance_flag'].fillna('missing')
-    else:
-        table = table.assign(**{c: np.nan for c in BALANCE_VALUES if c != 'balance_load_mw'}, balance_flag='missing')
-    # 3. marginal cost and price
-    for kind, reader, col in (('ons_cmo', read_ons_cmo, 'cmo_rs_mwh'), ('ccee_price', read_ccee_price, 'pld_rs_mwh')):
-        parts = []
-        for y in years:
-            p, how = _obtain(kind, y, source, remote, cache_dir, urls, log)
-            if p is None: continue
-            d = reader(p); report.add(kind, d, how); parts.append(to_hourly(d))
-        if parts:
-            h = pd.concat(parts, ignore_index=True).drop_duplicates(['subsystem', 'timestamp'])
-            table = table.merge(h, on=['subsystem', 'timestamp'], how='left')
-            log(f'  {kind}: {len(h):,} subsystem-hours')
-        else: table[col] = np.nan
-    # 4. weather
-    w = _weather(source, years, report, lambda k, y: _obtain(k, y, source, remote, cache_dir, urls, log))
-    wcols = ['temperature_c', 'dew_point_c', 'humidity_pct', 'radiation_kj_m2', 'precipitation_mm', 'wind_speed_ms', 'weather_station', 'weather_flag']
-    if w is not None: table = table.merge(w, on=['subsystem', 'timestamp'], how='left')
-    for c in wcols:
-        if c not in table: table[c] = np.nan
-    table['weather_flag'] = table['weather_flag'].fillna('missing')
-    log(f'  weather: {int((table.weather_flag != "missing").sum()):,} subsystem-hours with a station')
-    # 5. calendar, order, types
-    table = pd.concat([table.reset_index(drop=True), calendar_features(table['timestamp']).reset_index(drop=True)], axis=1)
-    table = table[list(SCHEMA)].sort_values(['timestamp', 'subsystem']).reset_index(drop=True)
-    for c in ('subsystem', 'load_flag', 'source', 'retrieved_from', 'balance_flag', 'weather_station', 'weather_flag'):
-        table[c] = table[c].astype('string')
-    if (table['source'] == 'synthetic').any():
-        log(f'  WARNING: {int((table.source == "synthetic").sum()):,} rows are SYNTHETIC (source="synthetic")')
+    obtain = lambda kind, y: _obtain(kind, y, source, remote, cache_dir, urls, log)
+    load = _load_years(years, obtain, report, allow_synthetic, remote, source, log)
+    table = _load_grid(load, report, max_fill, log)
+    table = _with_balance(table, years, obtain, report, log)
+    table = _with_prices(table, years, obtain, report, log)
+    table = _with_weather(table, source, years, obtain, report, log)
+    table = _in_schema(table, log)
     log(f'  integrated table: {len(table):,} rows × {table.shape[1]} columns in {time.time()-t0:.1f} s')
     return table, report
 
@@ -804,8 +855,9 @@ def _years(spec:str|None) -> list[int]|None:
         out += list(range(int(m.group(1)), int(m.group(2) or m.group(1)) + 1))
     return out
 
-@call_parse_hyphens
-def hpo_etl(source:str=None,            # data folder laid out like ../shared/data (default: the bundled data/)
+# %% ../nbs/01_etl.ipynb #51b1a147
+@call_parse_hyphens(aliases={'data': ['--source']})
+def hpo_etl(data:str=None,              # data folder laid out like ../shared/data (default: the bundled data/)
             out:str='integrated.parquet', # output parquet file (the quality report is written beside it)
             years:str=None,             # years to build, e.g. 2022,2023 or 2012-2023 (default: every year with load)
             remote:bool=False,          # fetch files missing locally from their public addresses (cached)
@@ -816,7 +868,7 @@ def hpo_etl(source:str=None,            # data folder laid out like ../shared/da
     "Build HPO's integrated hourly table from the real ONS, INMET and CCEE files."
     def main():
         log = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
-        src = Path(source) if source else None
+        src = Path(data) if data else None
         print(f'hpo-etl: reading {src or default_data_dir()}', flush=True)
         with warnings.catch_warnings():
             warnings.simplefilter('always', SourceWarning)

@@ -15,7 +15,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')    # TensorFlow's start-up ch
 
 import numpy as np
 import pandas as pd
-from .core import parse_date, HPOError, DataError, atomic_path, call_parse_hyphens, run_cli
+from .core import parse_date, HPOError, DataError, atomic_path, call_parse_hyphens, run_cli, json_safe, utc_text
 from .etl import SUBSYSTEMS, parse_subsystems, LOCAL_TZ, default_data_dir, build_dataset, write_table
 from .forecast import (LGBM_PARAMS, Forecaster, load_series, train, evaluate, skill_table)
 from .dispatch import (DISPATCH_COLUMNS, BALANCE_COLUMNS, System, Inputs, deck_system, dispatch, ramp_alerts,
@@ -26,8 +26,8 @@ from .mlops import Registry, predict_and_optimize_realtime, subsystem_system
 __all__ = ['QUICK', 'FULL', 'MODEL_ORDER', 'CSS', 'STAGES', 'RunSettings', 'Progress', 'periods', 'metrics_table', 'mape_summary',
            'renewable_profile', 'DispatchOutcome', 'forecast_inputs', 'dispatch_sin', 'dispatch_islands',
            'backcast_day', 'backcast', 'backcast_summary', 'plot_skill', 'plot_forecast', 'plot_balance',
-           'plot_backcast', 'png_bytes', 'html_table', 'html_report', 'published', 'write_csv', 'write_text',
-           'write_bytes', 'run_pipeline', 'report_sections', 'summary_text', 'hpo_run']
+           'plot_backcast', 'png_bytes', 'html_table', 'html_report', 'write_csv', 'write_text', 'write_bytes',
+           'run_pipeline', 'report_sections', 'summary_text', 'hpo_run']
 
 # %% ../nbs/05_run.ipynb #44a395dc
 QUICK = dict(trees=40, num_leaves=15, max_bin=63, epochs=3, stride=7, lstm={'units': 32, 'dense': 64})
@@ -140,6 +140,7 @@ def metrics_table(rep:dict) -> pd.DataFrame: # model, subsystem, horizon, mape, 
     df['model'] = pd.Categorical(df['model'], [m for m in MODEL_ORDER if m in set(df['model'])] + sorted(set(df['model']) - set(MODEL_ORDER)))
     return df.sort_values(['model', 'subsystem', 'horizon'], ignore_index=True).assign(model=lambda d: d['model'].astype(str))
 
+# %% ../nbs/05_run.ipynb #88f398eb
 def mape_summary(metrics:pd.DataFrame, # `metrics_table`
                 ) -> pd.DataFrame:     # one row per model: mape_h1, mape_h24, mape_h1_24 (%, mean over subsystems)
     "MAPE per model at horizons 1 and 24 and over all horizons, averaged over the subsystems."
@@ -188,6 +189,7 @@ class DispatchOutcome:
     ramp_alerts: pd.DataFrame   # timestamp, subsystem, net_load_ramp_mw, hydro_can_follow_mw, shortfall_mw
     kpis: dict                  # energy, cost and check figures for the summary
 
+# %% ../nbs/05_run.ipynb #e0ca90e6
 def forecast_inputs(forecast:pd.DataFrame,   # `Forecaster.forecast`: timestamp, subsystem, p10_mw, p50_mw, p90_mw
                     renewables:pd.DataFrame, # `renewable_profile` of the same hours
                    ) -> Inputs:
@@ -200,6 +202,7 @@ def forecast_inputs(forecast:pd.DataFrame,   # `Forecaster.forecast`: timestamp,
     return Inputs(ts, p50, np.nan_to_num(grid('wind_mw')), np.nan_to_num(grid('solar_mw')),
                   np.minimum(grid('p10_mw'), p50), np.maximum(grid('p90_mw'), p50))
 
+# %% ../nbs/05_run.ipynb #f9570089
 def _kpis(status:str, message:str, D:pd.DataFrame, B:pd.DataFrame, alerts:pd.DataFrame, residual:float, bounds:float, extra:dict) -> dict:
     mc = B.groupby('subsystem')['marginal_cost'].mean()
     return {'status': status, 'message': message, 'hours': int(B['timestamp'].nunique()), 'n_plants': int(D['plant'].nunique()) if len(D) else 0,
@@ -209,6 +212,7 @@ def _kpis(status:str, message:str, D:pd.DataFrame, B:pd.DataFrame, alerts:pd.Dat
             'marginal_cost_rs_mwh': {s: round(float(v), 2) for s, v in mc.items()}, 'ramp_alerts': int(len(alerts)),
             'water_balance_residual_hm3': residual, 'bound_excess': bounds} | extra
 
+# %% ../nbs/05_run.ipynb #d7884d0b
 def dispatch_sin(system:System, inputs:Inputs) -> DispatchOutcome:
     "One LP over the whole SIN; checks recomputed from its tables."
     r = dispatch(system, inputs)
@@ -219,6 +223,7 @@ def dispatch_sin(system:System, inputs:Inputs) -> DispatchOutcome:
               float(max(bound_violations(r, system).values())), extra)
     return DispatchOutcome('SIN', r.status, r.message, r.dispatch, r.balance, alerts, k)
 
+# %% ../nbs/05_run.ipynb #becf0bf0
 def dispatch_islands(forecaster:Forecaster,      # the served model
                      history:dict,               # subsystem -> load up to the origin
                      renewables:pd.DataFrame,    # `renewable_profile` of the forecast hours
@@ -263,6 +268,7 @@ def backcast_day(table:pd.DataFrame, # the integrated table
     else: d = max(days.index)
     return pd.date_range(pd.Timestamp(d).tz_localize(LOCAL_TZ), periods=24, freq='h').tz_convert('UTC')
 
+# %% ../nbs/05_run.ipynb #0bf95f34
 def backcast(table:pd.DataFrame,     # the integrated table
              hours:pd.DatetimeIndex, # `backcast_day`
              system:System,          # the SIN for that day's month
@@ -285,6 +291,7 @@ def backcast(table:pd.DataFrame,     # the integrated table
         cmp = cmp.merge(f, on=['timestamp', 'subsystem'], how='left')
     return cmp.sort_values(['subsystem', 'timestamp'], ignore_index=True), out
 
+# %% ../nbs/05_run.ipynb #6e594553
 def backcast_summary(cmp:pd.DataFrame) -> pd.DataFrame: # per subsystem and SIN: GWh observed and optimised, ratio, forecast MAPE
     "The backcast day in energy: ONS's hydro and thermal against the dispatch's, and the day-ahead forecast's MAPE."
     e = cmp.groupby('subsystem')[['load_mw', 'hydro_actual_mw', 'hydro_model_mw', 'thermal_actual_mw', 'thermal_model_mw']].sum() / 1e3
@@ -312,6 +319,7 @@ def plot_skill(summary:pd.DataFrame, # `mape_summary`
     ax.set_title(f'forecast error on the test period {period}', fontsize=10); fig.tight_layout()
     return fig
 
+# %% ../nbs/05_run.ipynb #747b32c2
 def plot_forecast(series:dict,           # subsystem -> load series
                   forecast:pd.DataFrame, # the next hours: timestamp, subsystem, p10_mw, p50_mw, p90_mw
                   days:int=7,            # days of history shown
@@ -331,6 +339,7 @@ def plot_forecast(series:dict,           # subsystem -> load series
     fig.autofmt_xdate(); fig.tight_layout()
     return fig
 
+# %% ../nbs/05_run.ipynb #d93fde2d
 def plot_balance(out:DispatchOutcome, # a dispatch
                  title:str='dispatch', n_reservoirs:int=6, plants:pd.DataFrame|None=None):
     "Stacked supply per subsystem with the load, and the stored volume of the largest reservoirs."
@@ -364,6 +373,7 @@ def plot_balance(out:DispatchOutcome, # a dispatch
     fig.suptitle(title, fontsize=11); fig.tight_layout()
     return fig
 
+# %% ../nbs/05_run.ipynb #b75f1cbf
 def plot_backcast(cmp:pd.DataFrame, # `backcast`
                  ):
     "Per subsystem: hydro observed vs optimised (top), load observed vs day-ahead forecast (bottom)."
@@ -393,15 +403,18 @@ def png_bytes(fig) -> bytes:
     b = io.BytesIO(); fig.savefig(b, format='png', dpi=90); plt.close(fig)
     return b.getvalue()
 
+# %% ../nbs/05_run.ipynb #2a8e19ce
 CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 h1{font-size:1.6em}h2{font-size:1.25em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
 table{border-collapse:collapse;font-size:.85em;margin:.6em 0}th,td{border:1px solid #ddd;padding:.25em .5em;text-align:right}
 th{background:#f4f6f8}img{max-width:100%;height:auto}.note{color:#555;font-size:.9em}code{background:#f4f6f8;padding:0 .2em}"""
 
+# %% ../nbs/05_run.ipynb #26e1cb8a
 def html_table(df:pd.DataFrame, digits:int=2, index:bool=True) -> str:
     "A DataFrame as an HTML table with `digits` decimals."
     return df.to_html(float_format=lambda x: f'{x:,.{digits}f}', index=index, border=0, na_rep='–')
 
+# %% ../nbs/05_run.ipynb #1ec0df4b
 def html_report(title:str,      # the page's title
                 sections:list,  # (heading, [blocks]); a block is HTML text, a DataFrame, or ('figure', name, png bytes)
                ) -> str:        # a complete, self-contained HTML page
@@ -419,159 +432,174 @@ def html_report(title:str,      # the page's title
     return '\n'.join(parts)
 
 # %% ../nbs/05_run.ipynb #133fb1fb
-def published(path) -> Path:
-    "Give `path` the permissions a new file gets under the current umask (e.g. 0644), instead of `mkstemp`'s 0600."
-    mask = os.umask(0); os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
-    return Path(path)
-
 def write_csv(df:pd.DataFrame, path) -> Path:
     "`df` to the CSV file `path`, atomically (no index; timestamps in ISO format with their UTC offset)."
     with atomic_path(path) as t: df.to_csv(t, index=False)
-    return published(path)
+    return Path(path)
 
+# %% ../nbs/05_run.ipynb #763cd7dc
 def write_text(text:str, path) -> Path:
     "`text` to `path` (UTF-8), atomically."
     with atomic_path(path) as t: Path(t).write_text(text, encoding='utf-8')
-    return published(path)
+    return Path(path)
 
+# %% ../nbs/05_run.ipynb #265c99eb
 def write_bytes(data:bytes, path) -> Path:
     "`data` to `path`, atomically."
     with atomic_path(path) as t: Path(t).write_bytes(data)
-    return published(path)
+    return Path(path)
 
-def _json_safe(x):
-    if isinstance(x, dict): return {str(k): _json_safe(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)): return [_json_safe(v) for v in x]
-    if isinstance(x, (np.floating, float)): return None if not np.isfinite(x) else round(float(x), 6)
-    if isinstance(x, (np.integer,)): return int(x)
-    if isinstance(x, (np.bool_,)): return bool(x)
-    if isinstance(x, (pd.Timestamp, Path)): return str(x)
-    return x
-
-# %% ../nbs/05_run.ipynb #7e06e44d
+# %% ../nbs/05_run.ipynb #950fd4af
 STAGES = ['etl', 'train', 'evaluate', 'register', 'forecast', 'dispatch', 'backcast', 'report']
 
-def _when(t) -> str: return f'{pd.Timestamp(t):%Y-%m-%d %H:%M} UTC'
+# %% ../nbs/05_run.ipynb #89570e4a
+def _etl_stage(r):
+    "ETL: the integrated table and its quality report written to the output folder; the load series and the periods."
+    r.p.log(f'data: {r.src}')
+    r.table, r.quality = build_dataset(r.src, log=r.p.log)
+    r.files |= {f'integrated{"" if k == "table" else "_" + k}{v.suffix}': v for k, v in write_table(r.table, r.out/'integrated.parquet', r.quality).items()}
+    r.series = load_series(r.table, r.settings.subsystems)
+    r.per = periods(r.series, r.settings)
+    r.p.log(f'{len(r.table):,} rows, {r.table.timestamp.min():%Y-%m-%d} → {r.table.timestamp.max():%Y-%m-%d}; '
+            f'last observed hour {utc_text(r.per["origin"])}')
 
+# %% ../nbs/05_run.ipynb #85a05c57
+def _train_stage(r):
+    "Training: the forecaster of the run's setting on the training period."
+    st, per = r.settings, r.per
+    ep = lambda n: f'{n} epoch' + ('' if n == 1 else 's')
+    r.p.log(f'{st.name} setting: {st.trees} trees per horizon, LSTM up to {ep(st.epochs)} (stride {st.stride}); '
+            f'training targets {per["train_start"]:%Y-%m-%d} → {per["train_end"]:%Y-%m-%d}, validation from {per["validation_start"]:%Y-%m-%d}')
+    r.fc = train(r.series, per['train_end'], per['train_start'], val_days=st.val_days, epochs=st.epochs, stride=st.stride,
+                 seed=st.seed, lgbm_params=st.lgbm_params, lstm_params=st.lstm_params, log=r.p.log)
+    hist = r.fc.meta.get('lstm_history') or {}
+    if hist.get('val_loss'): r.p.log(f'LSTM: {ep(len(hist["val_loss"]))}, validation loss ' + ' → '.join(f'{v:.3f}' for v in hist['val_loss']))
+
+# %% ../nbs/05_run.ipynb #df693b1e
+def _evaluate_stage(r):
+    "Evaluation: every model and baseline scored on the test period (`metrics.csv`)."
+    rep = evaluate(r.fc, r.series, r.per['train_end'], r.per['test_end'])
+    r.metrics = metrics_table(rep); r.summ = mape_summary(r.metrics)
+    r.files['metrics.csv'] = write_csv(r.metrics, r.out/'metrics.csv')
+    r.period = f'{r.per["train_end"]:%Y-%m-%d} → {r.per["test_end"] - pd.Timedelta(hours=1):%Y-%m-%d %H:%M} UTC'
+    r.p.log(f'test period {r.period}: MAPE 1 h {r.summ.loc["model", "mape_h1"]:.2f} %, 24 h {r.summ.loc["model", "mape_h24"]:.2f} % '
+            f'(seasonal naive 168 h: {r.summ.loc["seasonal_naive_168", "mape_h24"]:.2f} %)')
+
+# %% ../nbs/05_run.ipynb #3bab233b
+def _register_stage(r):
+    "Registration: the model versioned in the output folder's registry and promoted; from here on the run uses it as loaded back."
+    m = r.metrics
+    r.reg = Registry(r.out/'registry', create=True)
+    test_mape = {s: float(m[(m.model == 'model') & (m.subsystem == s)]['mape'].mean()) for s in r.fc.subsystems}
+    r.val_mape = {s: float(np.mean(v['ensemble'])) for s, v in r.fc.meta['validation_mape'].items()}
+    r.version = r.reg.register(r.fc, metrics={'validation_mape_pct': r.val_mape, 'test_mape_pct': test_mape, 'test_period': r.period},
+                               note=f'hpo-run {r.settings.name} setting on {r.src}', training=r.series)
+    r.served = r.reg.promote(r.version)   # checksums verified
+    r.p.log(f'{r.reg.root}: {r.version} registered and promoted (serving: {r.reg.serving})')
+
+# %% ../nbs/05_run.ipynb #0059a681
+def _forecast_stage(r):
+    "Forecast: the next 24 hours after the last observed hour (`forecast.csv`)."
+    r.history = {s: r.series[s][:r.per['origin']] for s in r.served.subsystems}
+    r.forecast = r.served.forecast(r.history)
+    r.files['forecast.csv'] = write_csv(r.forecast, r.out/'forecast.csv')
+    r.ts = pd.DatetimeIndex(sorted(r.forecast.timestamp.unique()))
+    r.p.log(f'{len(r.forecast.subsystem.unique())} subsystems × {len(r.ts)} h, {utc_text(r.ts[0])} → {utc_text(r.ts[-1])}')
+
+# %% ../nbs/05_run.ipynb #3b0ae9ac
+def _dispatch_stage(r):
+    "Dispatch: the forecast day over the whole SIN (or each forecast subsystem as an island); its tables and ramp alerts."
+    r.renew, r.renew_note = renewable_profile(r.table, r.ts)
+    r.system = deck_system(r.src, r.settings.plants, r.ts[0].year, r.ts[0].month)
+    r.system.water_value_rs_mwh, r.wv_source = resolve_water_value('auto', r.ts[0], r.src)
+    if set(SUBSYSTEMS) <= set(r.served.subsystems): r.disp = dispatch_sin(r.system, forecast_inputs(r.forecast, r.renew))
+    else: r.disp = dispatch_islands(r.served, r.history, r.renew, r.system)
+    r.files['dispatch.csv'] = write_csv(r.disp.dispatch.reindex(columns=DISPATCH_COLUMNS), r.out/'dispatch.csv')
+    r.files['balance.csv'] = write_csv(r.disp.balance.reindex(columns=BALANCE_COLUMNS), r.out/'balance.csv')
+    r.files['ramp_alerts.csv'] = write_csv(r.disp.ramp_alerts.reindex(columns=['timestamp', 'subsystem', 'net_load_ramp_mw', 'hydro_can_follow_mw', 'shortfall_mw']),
+                                           r.out/'ramp_alerts.csv')
+    r.p.log(f'{r.disp.scope}, {r.disp.kpis["n_plants"]} plants × {r.disp.kpis["hours"]} h: {r.disp.message}')
+
+# %% ../nbs/05_run.ipynb #cdfe910f
+def _backcast_stage(r):
+    "Backcast: a real day of the ONS balance dispatched with its observed load, wind and solar, against what ONS did."
+    r.hours = backcast_day(r.table, r.settings.backcast_day)
+    r.bsys = deck_system(r.src, r.settings.plants, r.hours[0].year, r.hours[0].month)
+    r.bsys.water_value_rs_mwh, r.bwv_source = resolve_water_value('auto', r.hours[0], r.src)
+    r.cmp, r.bout = backcast(r.table, r.hours, r.bsys, r.served, r.series)
+    r.bsum = backcast_summary(r.cmp)
+    r.files['backcast.csv'] = write_csv(r.cmp, r.out/'backcast.csv')
+    r.bday = f'{r.hours[0].tz_convert(LOCAL_TZ):%Y-%m-%d}'
+    r.p.log(f'{r.bday} (local): {r.bout.message}; SIN hydro optimised/observed {r.bsum.loc["SIN", "hydro_model_over_actual"]:.3f}')
+
+# %% ../nbs/05_run.ipynb #f8c63daf
+def _run_summary(r) -> dict:
+    "The run's summary (`summary.json`): settings, timings, data, forecast error, forecast, dispatch, backcast, model."
+    m, summ, disp, ts = r.metrics, r.summ, r.disp, r.ts
+    return {
+        'hpo_run': {'started': r.started.isoformat(timespec='seconds'), 'data': str(r.src), 'out': str(r.out.resolve()), 'setting': r.settings.name,
+                    'settings': asdict(r.settings), 'seconds': {**r.p.timings, 'total': r.p.total}},
+        'etl': {'rows': len(r.table), 'first_hour': r.table.timestamp.min(), 'last_hour': r.table.timestamp.max(),
+                'quality': r.quality.summary().reset_index().to_dict('records')},
+        'periods': {k: str(v) for k, v in r.per.items()},
+        'forecast_error': {'test_period': r.period, 'n_target_hours': int(m[(m.model == 'model') & (m.horizon == 1)]['n_hours'].sum()),
+                           'mape_pct': summ.round(3).to_dict('index'),
+                           'model_beats_baselines': bool(summ.loc['model', 'mape_h1_24'] < summ.drop(index=['model', 'lightgbm', 'lstm'], errors='ignore')['mape_h1_24'].min())},
+        'forecast': {'origin': r.per['origin'], 'first_hour': ts[0], 'last_hour': ts[-1], 'hours': len(ts), 'subsystems': list(r.served.subsystems),
+                     'peak_p50_mw': r.forecast.groupby('subsystem')['p50_mw'].max().round(1).to_dict()},
+        'dispatch': {'scope': disp.scope, 'renewables_assumed': r.renew_note, **disp.kpis,
+                     'water_value_rs_mwh': r.system.water_value_rs_mwh, 'water_value_source': r.wv_source},
+        'backcast': {'day_local': r.bday, 'first_hour': r.hours[0], 'in_test_period': bool(r.hours[0] >= r.per['train_end']),
+                     'status': r.bout.status, 'message': r.bout.message, 'water_balance_residual_hm3': r.bout.kpis['water_balance_residual_hm3'],
+                     'water_value_rs_mwh': r.bsys.water_value_rs_mwh, 'water_value_source': r.bwv_source,
+                     'energy': r.bsum.round(4).to_dict('index')},
+        'model': {'registry': str(r.reg.root.resolve()), 'version': r.version, 'serving': r.reg.serving, 'manifest': 'registry/versions/' + r.version + '/manifest.json',
+                  'train_seconds': r.fc.meta['train_seconds'], 'validation_mape_pct': r.val_mape},
+    }
+
+# %% ../nbs/05_run.ipynb #1ada5c1f
+def _report_stage(r):
+    "Report: the figures, the summary and `report.html`."
+    def save_fig(name, fig):
+        r.figs[name] = png_bytes(fig); r.files[f'figures/{name}.png'] = write_bytes(r.figs[name], r.out/'figures'/f'{name}.png')
+    save_fig('skill', plot_skill(r.summ, r.period))
+    save_fig('forecast', plot_forecast(r.series, r.forecast))
+    save_fig('dispatch', plot_balance(r.disp, f'dispatch of the forecast day ({r.disp.scope})', plants=r.system.plants))
+    save_fig('backcast', plot_backcast(r.cmp))
+    r.summary = _run_summary(r)
+    r.summary['files'] = sorted([*r.files, 'report.html', 'summary.json'])
+    page = html_report(f'HPO run — {r.started:%Y-%m-%d %H:%M} UTC',
+                       report_sections(r.summary, r.summ, r.metrics, r.forecast, r.disp, r.cmp, r.bsum, r.quality, r.figs))
+    r.files['report.html'] = write_text(page, r.out/'report.html')
+
+# %% ../nbs/05_run.ipynb #19e94058
 def run_pipeline(data=None,                    # data folder laid out like ../shared/data (default: the bundled data)
                  out='hpo-run-out',            # output folder (created)
                  settings:RunSettings|None=None, # what to train and dispatch (default: the quick setting)
                  progress:Progress|None=None,  # where progress goes (default: printed)
                 ) -> dict:                     # the summary (also in OUT/summary.json)
     "ETL → train → evaluate → register → forecast → dispatch → backcast → report, into the folder `out`."
-    settings = settings or RunSettings()
-    p = progress or Progress(STAGES)
     src = Path(data) if data is not None else default_data_dir()
     if not src.is_dir(): raise DataError('the data folder does not exist', src, expected='a folder laid out like ../shared/data')
     out = Path(out)
     if out.exists() and not out.is_dir(): raise DataError('the output path exists and is not a folder', out, expected='a folder (created when missing)')
     out.mkdir(parents=True, exist_ok=True); (out/'figures').mkdir(exist_ok=True)
-    started, figs, files = pd.Timestamp.now('UTC'), {}, {}
-    def save_fig(name, fig):
-        figs[name] = png_bytes(fig); files[f'figures/{name}.png'] = write_bytes(figs[name], out/'figures'/f'{name}.png')
-    # 1. ETL
-    with p.stage('etl'):
-        p.log(f'data: {src}')
-        table, quality = build_dataset(src, log=p.log)
-        files |= {f'integrated{"" if k == "table" else "_" + k}{v.suffix}': published(v) for k, v in write_table(table, out/'integrated.parquet', quality).items()}
-        series = load_series(table, settings.subsystems)
-        per = periods(series, settings)
-        p.log(f'{len(table):,} rows, {table.timestamp.min():%Y-%m-%d} → {table.timestamp.max():%Y-%m-%d}; '
-              f'last observed hour {_when(per["origin"])}')
-    # 2. train
-    with p.stage('train'):
-        ep = lambda n: f'{n} epoch' + ('' if n == 1 else 's')
-        p.log(f'{settings.name} setting: {settings.trees} trees per horizon, LSTM up to {ep(settings.epochs)} (stride {settings.stride}); '
-              f'training targets {per["train_start"]:%Y-%m-%d} → {per["train_end"]:%Y-%m-%d}, validation from {per["validation_start"]:%Y-%m-%d}')
-        fc = train(series, per['train_end'], per['train_start'], val_days=settings.val_days, epochs=settings.epochs, stride=settings.stride,
-                   seed=settings.seed, lgbm_params=settings.lgbm_params, lstm_params=settings.lstm_params, log=p.log)
-        hist = fc.meta.get('lstm_history') or {}
-        if hist.get('val_loss'): p.log(f'LSTM: {ep(len(hist["val_loss"]))}, validation loss ' + ' → '.join(f'{v:.3f}' for v in hist['val_loss']))
-    # 3. evaluate
-    with p.stage('evaluate'):
-        rep = evaluate(fc, series, per['train_end'], per['test_end'])
-        metrics = metrics_table(rep); summ = mape_summary(metrics)
-        files['metrics.csv'] = write_csv(metrics, out/'metrics.csv')
-        period = f'{per["train_end"]:%Y-%m-%d} → {per["test_end"] - pd.Timedelta(hours=1):%Y-%m-%d %H:%M} UTC'
-        p.log(f'test period {period}: MAPE 1 h {summ.loc["model", "mape_h1"]:.2f} %, 24 h {summ.loc["model", "mape_h24"]:.2f} % '
-              f'(seasonal naive 168 h: {summ.loc["seasonal_naive_168", "mape_h24"]:.2f} %)')
-    # 4. register
-    with p.stage('register'):
-        reg = Registry(out/'registry', create=True)
-        test_mape = {s: float(metrics[(metrics.model == 'model') & (metrics.subsystem == s)]['mape'].mean()) for s in fc.subsystems}
-        val_mape = {s: float(np.mean(v['ensemble'])) for s, v in fc.meta['validation_mape'].items()}
-        version = reg.register(fc, metrics={'validation_mape_pct': val_mape, 'test_mape_pct': test_mape, 'test_period': period},
-                               note=f'hpo-run {settings.name} setting on {src}', training=series)
-        served = reg.promote(version)   # from here on: the version as loaded back from the registry, checksums verified
-        p.log(f'{reg.root}: {version} registered and promoted (serving: {reg.serving})')
-    # 5. forecast
-    with p.stage('forecast'):
-        history = {s: series[s][:per['origin']] for s in served.subsystems}
-        forecast = served.forecast(history)
-        files['forecast.csv'] = write_csv(forecast, out/'forecast.csv')
-        ts = pd.DatetimeIndex(sorted(forecast.timestamp.unique()))
-        p.log(f'{len(forecast.subsystem.unique())} subsystems × {len(ts)} h, {_when(ts[0])} → {_when(ts[-1])}')
-    # 6. dispatch
-    with p.stage('dispatch'):
-        renew, renew_note = renewable_profile(table, ts)
-        system = deck_system(src, settings.plants, ts[0].year, ts[0].month)
-        system.water_value_rs_mwh, wv_source = resolve_water_value('auto', ts[0], src)
-        if set(SUBSYSTEMS) <= set(served.subsystems): disp = dispatch_sin(system, forecast_inputs(forecast, renew))
-        else: disp = dispatch_islands(served, history, renew, system)
-        files['dispatch.csv'] = write_csv(disp.dispatch.reindex(columns=DISPATCH_COLUMNS), out/'dispatch.csv')
-        files['balance.csv'] = write_csv(disp.balance.reindex(columns=BALANCE_COLUMNS), out/'balance.csv')
-        files['ramp_alerts.csv'] = write_csv(disp.ramp_alerts.reindex(columns=['timestamp', 'subsystem', 'net_load_ramp_mw', 'hydro_can_follow_mw', 'shortfall_mw']),
-                                             out/'ramp_alerts.csv')
-        p.log(f'{disp.scope}, {disp.kpis["n_plants"]} plants × {disp.kpis["hours"]} h: {disp.message}')
-    # 7. backcast
-    with p.stage('backcast'):
-        hours = backcast_day(table, settings.backcast_day)
-        bsys = deck_system(src, settings.plants, hours[0].year, hours[0].month)
-        bsys.water_value_rs_mwh, bwv_source = resolve_water_value('auto', hours[0], src)
-        cmp, bout = backcast(table, hours, bsys, served, series)
-        bsum = backcast_summary(cmp)
-        files['backcast.csv'] = write_csv(cmp, out/'backcast.csv')
-        bday = f'{hours[0].tz_convert(LOCAL_TZ):%Y-%m-%d}'
-        p.log(f'{bday} (local): {bout.message}; SIN hydro optimised/observed {bsum.loc["SIN", "hydro_model_over_actual"]:.3f}')
-    # 8. report
-    with p.stage('report'):
-        save_fig('skill', plot_skill(summ, period))
-        save_fig('forecast', plot_forecast(series, forecast))
-        save_fig('dispatch', plot_balance(disp, f'dispatch of the forecast day ({disp.scope})', plants=system.plants))
-        save_fig('backcast', plot_backcast(cmp))
-        summary = {
-            'hpo_run': {'started': started.isoformat(timespec='seconds'), 'data': str(src), 'out': str(out.resolve()), 'setting': settings.name,
-                        'settings': asdict(settings), 'seconds': {**p.timings, 'total': p.total}},
-            'etl': {'rows': len(table), 'first_hour': table.timestamp.min(), 'last_hour': table.timestamp.max(),
-                    'quality': quality.summary().reset_index().to_dict('records')},
-            'periods': {k: str(v) for k, v in per.items()},
-            'forecast_error': {'test_period': period, 'n_target_hours': int(metrics[(metrics.model == 'model') & (metrics.horizon == 1)]['n_hours'].sum()),
-                               'mape_pct': summ.round(3).to_dict('index'),
-                               'model_beats_baselines': bool(summ.loc['model', 'mape_h1_24'] < summ.drop(index=['model', 'lightgbm', 'lstm'], errors='ignore')['mape_h1_24'].min())},
-            'forecast': {'origin': per['origin'], 'first_hour': ts[0], 'last_hour': ts[-1], 'hours': len(ts), 'subsystems': list(served.subsystems),
-                         'peak_p50_mw': forecast.groupby('subsystem')['p50_mw'].max().round(1).to_dict()},
-            'dispatch': {'scope': disp.scope, 'renewables_assumed': renew_note, **disp.kpis,
-                         'water_value_rs_mwh': system.water_value_rs_mwh, 'water_value_source': wv_source},
-            'backcast': {'day_local': bday, 'first_hour': hours[0], 'in_test_period': bool(hours[0] >= per['train_end']),
-                         'status': bout.status, 'message': bout.message, 'water_balance_residual_hm3': bout.kpis['water_balance_residual_hm3'],
-                         'water_value_rs_mwh': bsys.water_value_rs_mwh, 'water_value_source': bwv_source,
-                         'energy': bsum.round(4).to_dict('index')},
-            'model': {'registry': str(reg.root.resolve()), 'version': version, 'serving': reg.serving, 'manifest': 'registry/versions/' + version + '/manifest.json',
-                      'train_seconds': fc.meta['train_seconds'], 'validation_mape_pct': val_mape},
-        }
-        summary['files'] = sorted([*files, 'report.html', 'summary.json'])
-        page = html_report(f'HPO run — {started:%Y-%m-%d %H:%M} UTC', report_sections(summary, summ, metrics, forecast, disp, cmp, bsum, quality, figs))
-        files['report.html'] = write_text(page, out/'report.html')
-    summary['hpo_run']['seconds'] = {**p.timings, 'total': p.total}
-    write_text(json.dumps(_json_safe(summary), indent=1, ensure_ascii=False), out/'summary.json')
-    return _json_safe(summary)
+    r = SimpleNamespace(src=src, out=out, settings=settings or RunSettings(), p=progress or Progress(STAGES),
+                        started=pd.Timestamp.now('UTC'), figs={}, files={})
+    stages = {'etl': _etl_stage, 'train': _train_stage, 'evaluate': _evaluate_stage, 'register': _register_stage,
+              'forecast': _forecast_stage, 'dispatch': _dispatch_stage, 'backcast': _backcast_stage, 'report': _report_stage}
+    for name in STAGES:
+        with r.p.stage(name): stages[name](r)
+    r.summary['hpo_run']['seconds'] = {**r.p.timings, 'total': r.p.total}
+    write_text(json.dumps(json_safe(r.summary, digits=6), indent=1, ensure_ascii=False), out/'summary.json')
+    return json_safe(r.summary, digits=6)
 
 # %% ../nbs/05_run.ipynb #48cbec8d
 def _pivot_forecast(forecast:pd.DataFrame) -> pd.DataFrame:
     f = forecast.assign(hour=forecast.timestamp.dt.strftime('%Y-%m-%d %H:%M'))
     return f.pivot(index='hour', columns='subsystem', values='p50_mw').rename_axis(index='UTC hour', columns='P50 (MW)')
 
+# %% ../nbs/05_run.ipynb #7571f1c6
 def report_sections(summary:dict, summ:pd.DataFrame, metrics:pd.DataFrame, forecast:pd.DataFrame, disp:DispatchOutcome,
                     cmp:pd.DataFrame, bsum:pd.DataFrame, quality, figs:dict) -> list:
     "The report's sections for `html_report`."
@@ -589,7 +617,7 @@ def report_sections(summary:dict, summ:pd.DataFrame, metrics:pd.DataFrame, forec
     p = lambda t: f'<p>{t}</p>'
     return [
         ('Run', [p(f'Data: <code>{html.escape(S["hpo_run"]["data"])}</code>; {S["hpo_run"]["setting"]} setting; '
-                   f'{S["etl"]["rows"]:,} subsystem-hours from {_when(S["etl"]["first_hour"])} to {_when(S["etl"]["last_hour"])}.'),
+                   f'{S["etl"]["rows"]:,} subsystem-hours from {utc_text(S["etl"]["first_hour"])} to {utc_text(S["etl"]["last_hour"])}.'),
                  settings, p('Seconds per stage:'), run.round(1)]),
         ('Data quality (ETL)', [p('Per source: files, rows read, duplicates, hours missing, filled, flagged, left missing.'),
                                 quality.summary()]),
@@ -598,7 +626,7 @@ def report_sections(summary:dict, summ:pd.DataFrame, metrics:pd.DataFrame, forec
               f'<code>model</code> is the served ensemble (P50); the naive baselines forecast the load of the origin '
               f'(persistence) or of the same hour 24 h or 168 h before the target. MAPE in %, mean over the subsystems:'),
             summ, fig('skill', 'MAPE per model'), p('MAPE (%) per subsystem, horizons 1 and 24:'), wide]),
-        ('The next 24 hours', [p(f'Origin: the last observed hour, {_when(S["forecast"]["origin"])}.'),
+        ('The next 24 hours', [p(f'Origin: the last observed hour, {utc_text(S["forecast"]["origin"])}.'),
                                 fig('forecast', 'forecast'), _pivot_forecast(forecast)]),
         (f'Hydro dispatch of the forecast day ({disp.scope})', [
             p(f'{html.escape(disp.message)}. Load: the forecast P50 (P10–P90 band as the hydro reserve). Wind and solar assumed: '
@@ -624,7 +652,7 @@ def summary_text(s:dict) -> str:
     lines = [f"hpo-run: done in {s['hpo_run']['seconds']['total']:.0f} s → {Path(s['hpo_run']['out'])/'report.html'}",
              f"forecast error on the test period {e['test_period']}, MAPE (%) mean over {', '.join(s['forecast']['subsystems'])}:",
              mape.to_string(float_format=lambda x: f'{x:,.2f}'),
-             f"next 24 h: {_when(s['forecast']['first_hour'])} → {_when(s['forecast']['last_hour'])}, peak P50 (MW) "
+             f"next 24 h: {utc_text(s['forecast']['first_hour'])} → {utc_text(s['forecast']['last_hour'])}, peak P50 (MW) "
              + ', '.join(f'{k} {v:,.0f}' for k, v in s['forecast']['peak_p50_mw'].items()),
              f"dispatch ({d['scope']}, {d['n_plants']} plants × {d['hours']} h): {d['status']}; hydro {d['hydro_mwh']/1e3:,.1f} GWh "
              f"({100 * d['hydro_share']:.0f} % of load), thermal {d['thermal_mwh']/1e3:,.1f} GWh, deficit {d['deficit_mwh']:,.0f} MWh, "

@@ -18,3 +18,8 @@ def test_hpo_etl_bad_source_is_one_line(tmp_path):
     r = subprocess.run(['hpo-etl', '--source', str(tmp_path/'nowhere'), '--out', str(tmp_path/'x.parquet')], capture_output=True, text=True)
     assert r.returncode == 2 and 'Traceback' not in r.stderr
     assert r.stderr.strip() == f"hpo-etl: error: {tmp_path/'nowhere'}: the data folder does not exist (expected a folder laid out like ../shared/data)"
+
+def test_hpo_etl_data_is_the_data_folder(tmp_path):
+    "`--data` names the data folder in every command; `--source` is its older spelling in hpo-etl."
+    r = subprocess.run(['hpo-etl', '--data', str(tmp_path/'nowhere'), '--out', str(tmp_path/'x.parquet')], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.strip().endswith(f"{tmp_path/'nowhere'}: the data folder does not exist (expected a folder laid out like ../shared/data)")
