@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pulp
-from .core import HPOError, DataError, atomic_path, call_parse_hyphens, run_cli, as_utc
+from fastcore.basics import patch
+from .core import HPOError, DataError, atomic_path, call_parse_hyphens, run_cli, as_utc, json_safe, utc_text
 from .etl import SUBSYSTEMS, read_rows, to_numbers, default_data_dir
 
 # %% auto #0
@@ -21,12 +22,14 @@ __all__ = ['HM3_PER_M3S_HOUR', 'DECK', 'DECK_SUBSYSTEMS', 'INFLOWS', 'PLANT_COLU
            'FICTITIOUS_NODES', 'LOAD_COLUMNS', 'LOAD_OPTIONAL', 'WATER_VALUE_RS_MWH', 'SPILL_PENALTY',
            'CURTAILMENT_PENALTY', 'RESERVE_PENALTY', 'SLACK_PENALTY', 'RESERVE_FRACTION', 'RENEWABLE_RESERVE_FRACTION',
            'WATER_VALUE_FLOOR', 'WARM_STARTS', 'SOLVERS', 'TOL', 'DISPATCH_COLUMNS', 'BALANCE_COLUMNS',
-           'reroute_downstream', 'read_min_outflows', 'read_deck_plants', 'with_incremental_inflows', 'select_plants',
+           'reroute_downstream', 'read_min_outflows', 'with_incremental_inflows', 'read_deck_plants', 'select_plants',
            'read_thermal', 'read_system', 'read_load', 'Inputs', 'load_inputs', 'System', 'deck_system', 'check_plants',
            'cumulative_productivity', 'recent_cmo', 'cmo_water_values', 'resolve_water_value', 'reserve_requirements',
-           'system_nodes', 'water_values', 'pulp_model', 'LinearProgram', 'build_lp', 'Solution', 'WarmStarts',
-           'solve_highs', 'to_pulp', 'solve_cbc', 'DispatchResult', 'dispatch', 'water_balance_residual',
-           'bound_violations', 'ramp_alerts', 'write_result', 'hpo_dispatch', 'plot_dispatch']
+           'system_nodes', 'water_values', 'LinearProgram', 'add_hydro_variables', 'add_water_balance',
+           'add_minimum_outflow', 'add_ramp_limits', 'add_subsystem_variables', 'add_interchange', 'add_load_balance',
+           'add_hydro_reserve', 'build_lp', 'Solution', 'WarmStarts', 'solve_highs', 'to_pulp', 'solve_cbc',
+           'DispatchResult', 'dispatch', 'water_balance_residual', 'bound_violations', 'ramp_alerts', 'write_result',
+           'hpo_dispatch', 'plot_dispatch']
 
 # %% ../nbs/03_dispatch.ipynb #171ac420
 def _quiet_highs():
@@ -78,11 +81,13 @@ PLANT_COLUMNS = {
 }
 RAMP_FRACTION = 0.5  # assumption: a plant's generation can move by half its capacity from one hour to the next
 
+# %% ../nbs/03_dispatch.ipynb #d354c1ed
 def _numbers(path, numeric, text=(), sep=','):
     "Columns `numeric` of a delimited file as floats (a `DataError` names the line of a bad value), and the raw rows."
     rows = read_rows(path, sep, list(numeric) + list(text))
     return pd.DataFrame({c: to_numbers(rows, c, path) for c in numeric}), rows
 
+# %% ../nbs/03_dispatch.ipynb #cf746536
 def _equivalent_height(a, vmin, vmax):
     "Mean of the polynomial Σ a[k] v^k over [vmin, vmax] (its value at vmin when vmin == vmax)."
     a = np.asarray(a, float); k = np.arange(a.shape[1])
@@ -92,6 +97,7 @@ def _equivalent_height(a, vmin, vmax):
     with np.errstate(invalid='ignore', divide='ignore'):
         return np.where(width > 1e-6, (prim(vmax) - prim(vmin)) / np.where(width > 1e-6, width, 1), at(vmin))
 
+# %% ../nbs/03_dispatch.ipynb #68620af1
 def read_min_outflows(path)->dict:
     "Minimum outflow (m³/s) per plant code from the `VAZMIN` records of a NEWAVE `modif.dat`."
     out, plant = {}, None
@@ -106,11 +112,9 @@ def read_min_outflows(path)->dict:
             except (IndexError, ValueError): raise DataError(f'bad VAZMIN record {line.strip()!r}', path, line=i, expected='VAZMIN <m³/s>') from None
     return out
 
-def read_deck_plants(data_dir=None, # data folder laid out like ../shared/data (default: the bundled data/)
-                     month:int=2,   # month (1–12) whose long-term mean inflow is used
-                    )->pd.DataFrame: # every real plant of the deck, `PLANT_COLUMNS` + `natural_inflow_m3s`, `capacity_mw`, `head_m`, `posto`
-    "The configured hydro plants of the CEPEL deck, in the model's units (inflow: long-term mean of `month`)."
-    d = Path(data_dir or default_data_dir())
+# %% ../nbs/03_dispatch.ipynb #f79f6084
+def _deck_registry(d:Path)->pd.DataFrame:
+    "The existing plants configured in `confhd`, joined with their `hidr` registry entry (an unknown one is a `DataError`)."
     hp, cp = d/DECK/'hidr_cadastro_parsed.csv', d/DECK/'confhd_parsed.csv'
     sets = range(1, 6)
     hcols = (['codigo_usina', 'submercado', 'volume_minimo', 'volume_maximo', 'canal_fuga_medio', 'perdas', 'tipo_perda',
@@ -127,8 +131,12 @@ def read_deck_plants(data_dir=None, # data folder laid out like ../shared/data (
         i = p['name'].isna().idxmax()
         raise DataError(f'unknown plant {int(p.codigo_usina[i])}: not in {hp.name}', cp, line=int(p['_line'][i]),
                         column='codigo_usina', expected='a plant of the registry')
-    p = p.assign(code=p.codigo_usina.astype(int), downstream=p.codigo_usina_jusante.astype(int), posto=p.posto.astype(int))
-    # fictitious plants: route their real twin's water where they send it, then drop them
+    return p.assign(code=p.codigo_usina.astype(int), downstream=p.codigo_usina_jusante.astype(int), posto=p.posto.astype(int))
+
+# %% ../nbs/03_dispatch.ipynb #0c17ae01
+def _drop_fictitious(p:pd.DataFrame)->pd.DataFrame:
+    "Drop NEWAVE's fictitious plants; their real twin (same posto) takes their downstream plant when it has none."
+    p = p.copy()
     fict = p['name'].str.upper().str.startswith('FICT')
     real_of = {}
     for _, f in p[fict].iterrows():
@@ -141,22 +149,49 @@ def read_deck_plants(data_dir=None, # data folder laid out like ../shared/data (
     p = p[~fict].copy()
     p['downstream'] = [resolve(x) for x in p['downstream']]
     p.loc[~p['downstream'].isin(p['code']), 'downstream'] = 0
-    # units
+    return p
+
+# %% ../nbs/03_dispatch.ipynb #c2c4c636
+def _reference_head(p:pd.DataFrame)->np.ndarray:
+    "Equivalent height of the useful volume − mean tailrace level − hydraulic losses (m) of the registry rows `p`."
     vmin, vmax = p.volume_minimo.to_numpy(), p.volume_maximo.to_numpy()
     height = _equivalent_height(p[[f'a{i}_volume_cota' for i in range(5)]].to_numpy(), vmin, vmax)
     gross = height - p.canal_fuga_medio.to_numpy()
     metres = p.tipo_perda.eq(2).to_numpy()
-    head = np.where(metres, gross - p.perdas.to_numpy(), gross * (1 - p.perdas.to_numpy()/100))
-    rho = p.produtibilidade_especifica.to_numpy() * head
-    cap = sum(p[f'maquinas_conjunto_{j}'] * p[f'potencia_nominal_conjunto_{j}'] for j in sets).to_numpy()
-    qmax = sum(p[f'maquinas_conjunto_{j}'] * p[f'vazao_nominal_conjunto_{j}'] for j in sets).to_numpy()
-    mins = read_min_outflows(d/DECK/'modif.dat')
+    return np.where(metres, gross - p.perdas.to_numpy(), gross * (1 - p.perdas.to_numpy()/100))
+
+# %% ../nbs/03_dispatch.ipynb #3b65c41e
+def _monthly_inflows(d:Path, p:pd.DataFrame, month:int)->pd.Series:
+    "Long-term mean natural inflow (m³/s) of `month` per posto; a plant whose posto has none is a `DataError`."
     mlt, _ = _numbers(d/INFLOWS, ['posto', 'month', 'mlt_m3s'])
     mlt = mlt[mlt.month.eq(month)].set_index(mlt.posto[mlt.month.eq(month)].astype(int))['mlt_m3s']
     no_inflow = ~p.posto.isin(mlt.index)
     if no_inflow.any():
         i = no_inflow.idxmax()
         raise DataError(f'no inflow for posto {p.posto[i]} of plant {p["name"][i]!r}', d/INFLOWS, column='posto', expected='a mean inflow for every posto of the deck')
+    return mlt
+
+# %% ../nbs/03_dispatch.ipynb #b96d0a18
+def with_incremental_inflows(plants:pd.DataFrame)->pd.DataFrame:
+    "Set `inflow_m3s` = natural inflow at the plant minus the natural inflow at the plants directly upstream (≥ 0)."
+    up = plants.groupby('downstream')['natural_inflow_m3s'].sum()
+    inc = plants['natural_inflow_m3s'] - plants['code'].map(up).fillna(0)
+    return plants.assign(inflow_m3s=inc.clip(lower=0).to_numpy())
+
+# %% ../nbs/03_dispatch.ipynb #abedad38
+def read_deck_plants(data_dir=None, # data folder laid out like ../shared/data (default: the bundled data/)
+                     month:int=2,   # month (1–12) whose long-term mean inflow is used
+                    )->pd.DataFrame: # every real plant of the deck, `PLANT_COLUMNS` + `natural_inflow_m3s`, `capacity_mw`, `head_m`, `posto`
+    "The configured hydro plants of the CEPEL deck, in the model's units (inflow: long-term mean of `month`)."
+    d = Path(data_dir or default_data_dir())
+    p = _drop_fictitious(_deck_registry(d))
+    vmin, vmax = p.volume_minimo.to_numpy(), p.volume_maximo.to_numpy()
+    head = _reference_head(p)
+    rho = p.produtibilidade_especifica.to_numpy() * head
+    cap = sum(p[f'maquinas_conjunto_{j}'] * p[f'potencia_nominal_conjunto_{j}'] for j in range(1, 6)).to_numpy()
+    qmax = sum(p[f'maquinas_conjunto_{j}'] * p[f'vazao_nominal_conjunto_{j}'] for j in range(1, 6)).to_numpy()
+    mins = read_min_outflows(d/DECK/'modif.dat')
+    mlt = _monthly_inflows(d, p, month)
     out = pd.DataFrame({
         'code': p.code, 'plant': p['name'], 'subsystem': p.submercado.astype(int).map(DECK_SUBSYSTEMS),
         'downstream': p.downstream, 'travel_h': 0,
@@ -170,12 +205,7 @@ def read_deck_plants(data_dir=None, # data folder laid out like ../shared/data (
     }).reset_index(drop=True)
     return with_incremental_inflows(out)
 
-def with_incremental_inflows(plants:pd.DataFrame)->pd.DataFrame:
-    "Set `inflow_m3s` = natural inflow at the plant minus the natural inflow at the plants directly upstream (≥ 0)."
-    up = plants.groupby('downstream')['natural_inflow_m3s'].sum()
-    inc = plants['natural_inflow_m3s'] - plants['code'].map(up).fillna(0)
-    return plants.assign(inflow_m3s=inc.clip(lower=0).to_numpy())
-
+# %% ../nbs/03_dispatch.ipynb #86fa3d2c
 def select_plants(plants:pd.DataFrame, # output of `read_deck_plants`
                   n:int|None=None,     # keep the `n` largest plants by capacity (None: all)
                  )->pd.DataFrame:
@@ -189,20 +219,27 @@ def select_plants(plants:pd.DataFrame, # output of `read_deck_plants`
 THERMAL_COST_RS_MWH = 300.0   # assumption: R$/MWh of flexible thermal generation (the deck has no costs)
 FICTITIOUS_NODES = {11: 'IMP'}  # NEWAVE's transmission node without load (Imperatriz)
 
+# %% ../nbs/03_dispatch.ipynb #b96e6a86
 def _deck_year_month(year:int, month:int):
     "The deck covers Feb 2021 – Dec 2025: clip a date into it."
     return (2021, max(month, 2)) if year <= 2021 else (min(year, 2025), month)
 
-def read_thermal(data_dir=None, year:int=2021, month:int=2)->pd.DataFrame:
-    "Thermal generation per subsystem: `thermal_min_mw`, `thermal_max_mw`, `thermal_cost_rs_mwh` (index: subsystem)."
-    d = Path(data_dir or default_data_dir()); year, month = _deck_year_month(year, month)
+# %% ../nbs/03_dispatch.ipynb #fa880b54
+def _thermal_configuration(path)->dict:
+    "Subsystem number and status (`EX`, `EE`, ...) per thermal plant number, from `conft.dat`."
     conf = {}
-    cpath = d/DECK/'conft.dat'
-    for i, line in enumerate(cpath.read_text(encoding='latin-1').splitlines()[2:], 3):
+    for i, line in enumerate(Path(path).read_text(encoding='latin-1').splitlines()[2:], 3):
         f = line.split()
         if not f: continue
         try: conf[int(f[0])] = (int(f[-3]), f[-2])
-        except ValueError: raise DataError(f'bad thermal plant record {line.strip()!r}', cpath, line=i, expected='NUM NOME SSIS U.EXIS CLASSE') from None
+        except ValueError: raise DataError(f'bad thermal plant record {line.strip()!r}', path, line=i, expected='NUM NOME SSIS U.EXIS CLASSE') from None
+    return conf
+
+# %% ../nbs/03_dispatch.ipynb #bc96defa
+def read_thermal(data_dir=None, year:int=2021, month:int=2)->pd.DataFrame:
+    "Thermal generation per subsystem: `thermal_min_mw`, `thermal_max_mw`, `thermal_cost_rs_mwh` (index: subsystem)."
+    d = Path(data_dir or default_data_dir()); year, month = _deck_year_month(year, month)
+    conf = _thermal_configuration(d/DECK/'conft.dat')
     tpath = d/DECK/'term.dat'; rows = []
     for i, line in enumerate(tpath.read_text(encoding='latin-1').splitlines()[2:], 3):
         if not line.strip(): continue
@@ -221,22 +258,17 @@ def read_thermal(data_dir=None, year:int=2021, month:int=2)->pd.DataFrame:
     t = t.reindex(list(SUBSYSTEMS), fill_value=0.0)
     return t.assign(thermal_cost_rs_mwh=THERMAL_COST_RS_MWH)[['thermal_min_mw', 'thermal_max_mw', 'thermal_cost_rs_mwh']]
 
-def read_system(data_dir=None, year:int=2021, month:int=2)->tuple[float, pd.DataFrame]:
-    "Deficit cost (R$/MWh) and interchange limits (`from, to, max_forward_mw, max_backward_mw`) from `sistema.dat`."
-    d = Path(data_dir or default_data_dir()); year, month = _deck_year_month(year, month)
-    path = d/DECK/'sistema.dat'; lines = path.read_text(encoding='latin-1').splitlines()
-    nodes = DECK_SUBSYSTEMS | FICTITIOUS_NODES
-    def find(title):
-        for i, l in enumerate(lines):
-            if l.strip().startswith(title): return i
-        raise DataError(f'no {title!r} block', path, expected='a NEWAVE sistema.dat')
-    i = find('CUSTO DO DEFICIT') + 3; costs = []
-    while lines[i].strip() != '999':
-        f = lines[i].split()
-        if len(f) >= 4 and f[2] == '0': costs.append(float(f[3]))
-        i += 1
-    if not costs: raise DataError('no deficit cost', path, line=i, expected='one cost per subsystem')
-    i = find('LIMITES DE INTERCAMBIO') + 3; limits = {}
+# %% ../nbs/03_dispatch.ipynb #9acd1bc0
+def _find_block(lines:list, title:str, path)->int:
+    "Line number (0-based) of the block of `sistema.dat` that starts with `title`."
+    for i, l in enumerate(lines):
+        if l.strip().startswith(title): return i
+    raise DataError(f'no {title!r} block', path, expected='a NEWAVE sistema.dat')
+
+# %% ../nbs/03_dispatch.ipynb #c897dbd2
+def _interchange_limits(lines:list, i:int, path, year:int, month:int)->dict:
+    "MW per (from, to, backward) of the interchange block starting at line `i`, for `year` and `month`."
+    limits = {}
     while i < len(lines) and lines[i].strip() != '999':
         f = lines[i].split()
         if len(f) == 3:
@@ -249,6 +281,21 @@ def read_system(data_dir=None, year:int=2021, month:int=2)->tuple[float, pd.Data
                     except ValueError: raise DataError(f'no interchange limit for {year}-{month:02d}', path, line=j+1, expected='a number') from None
             i = j
         else: i += 1
+    return limits
+
+# %% ../nbs/03_dispatch.ipynb #9ec9c899
+def read_system(data_dir=None, year:int=2021, month:int=2)->tuple[float, pd.DataFrame]:
+    "Deficit cost (R$/MWh) and interchange limits (`from, to, max_forward_mw, max_backward_mw`) from `sistema.dat`."
+    d = Path(data_dir or default_data_dir()); year, month = _deck_year_month(year, month)
+    path = d/DECK/'sistema.dat'; lines = path.read_text(encoding='latin-1').splitlines()
+    nodes = DECK_SUBSYSTEMS | FICTITIOUS_NODES
+    i = _find_block(lines, 'CUSTO DO DEFICIT', path) + 3; costs = []
+    while lines[i].strip() != '999':
+        f = lines[i].split()
+        if len(f) >= 4 and f[2] == '0': costs.append(float(f[3]))
+        i += 1
+    if not costs: raise DataError('no deficit cost', path, line=i, expected='one cost per subsystem')
+    limits = _interchange_limits(lines, _find_block(lines, 'LIMITES DE INTERCAMBIO', path) + 3, path, year, month)
     pairs = sorted({(a, b) for a, b, _ in limits})
     links = pd.DataFrame([(nodes[a], nodes[b], limits.get((a, b, False), 0.0), limits.get((a, b, True), 0.0)) for a, b in pairs],
                          columns=['from', 'to', 'max_forward_mw', 'max_backward_mw'])
@@ -258,10 +305,9 @@ def read_system(data_dir=None, year:int=2021, month:int=2)->tuple[float, pd.Data
 LOAD_COLUMNS = ['timestamp', 'subsystem', 'load_mw']
 LOAD_OPTIONAL = ['wind_mw', 'solar_mw', 'p10_mw', 'p90_mw']
 
-def read_load(path, # csv (comma-separated) or parquet file
-             )->pd.DataFrame: # `timestamp` (UTC), `subsystem`, `load_mw`, `wind_mw`, `solar_mw`, `p10_mw`, `p90_mw`
-    "Read and check an hourly load table for the dispatch."
-    from hpo.etl import subsystems
+# %% ../nbs/03_dispatch.ipynb #cca48627
+def _load_rows(path)->pd.DataFrame:
+    "The raw rows of a load table; a forecast's latest origin, its median `p50_mw` as `load_mw`."
     rows = read_rows(path, ',', LOAD_COLUMNS[:2])
     if 'load_mw' not in rows and 'p50_mw' in rows:   # a forecast of the forecast stage: its median is the load
         rows['load_mw'] = rows['p50_mw']
@@ -270,6 +316,14 @@ def read_load(path, # csv (comma-separated) or parquet file
             rows = rows[origin == origin.max()].reset_index(drop=True)
     if 'load_mw' not in rows:
         raise DataError("missing column 'load_mw'", path, line=1, column='load_mw', expected='a header with timestamp, subsystem, load_mw (or p50_mw)')
+    return rows
+
+# %% ../nbs/03_dispatch.ipynb #2ba9a5c9
+def read_load(path, # csv (comma-separated) or parquet file
+             )->pd.DataFrame: # `timestamp` (UTC), `subsystem`, `load_mw`, `wind_mw`, `solar_mw`, `p10_mw`, `p90_mw`
+    "Read and check an hourly load table for the dispatch."
+    from hpo.etl import subsystems
+    rows = _load_rows(path)
     ts = pd.to_datetime(rows['timestamp'], utc=True, errors='coerce', format='ISO8601')
     if ts.isna().any():
         i = ts.isna().idxmax()
@@ -297,6 +351,7 @@ def read_load(path, # csv (comma-separated) or parquet file
     df.attrs['path'] = str(path)
     return df.sort_values(['timestamp', 'subsystem']).reset_index(drop=True)
 
+# %% ../nbs/03_dispatch.ipynb #1a320bee
 @dataclass
 class Inputs:
     "Hourly inputs of one dispatch, as arrays (subsystem × hour) in `SUBSYSTEMS` order."
@@ -305,6 +360,7 @@ class Inputs:
     @property
     def hours(self): return len(self.timestamps)
 
+# %% ../nbs/03_dispatch.ipynb #0f229d35
 def load_inputs(load:pd.DataFrame, # output of `read_load` (or the same columns)
                 horizon:int,       # hours to dispatch, from the first timestamp (1–168)
                )->Inputs:
@@ -340,6 +396,7 @@ SLACK_PENALTY = 1e6          # R$ per m³/s·h of minimum outflow not met: a phy
 RESERVE_FRACTION = 0.05      # reserve as a fraction of load when the load has no P10/P90 quantiles
 RENEWABLE_RESERVE_FRACTION = 0.10  # extra reserve for the swings of wind and solar, as a fraction of their output
 
+# %% ../nbs/03_dispatch.ipynb #9b0d59d0
 @dataclass
 class System:
     "Everything the dispatch optimises over, besides the hourly load."
@@ -349,6 +406,7 @@ class System:
     deficit_cost_rs_mwh: float = 6524.05
     water_value_rs_mwh: float|dict = WATER_VALUE_RS_MWH  # R$/MWh: one value, or one per subsystem (`cmo_water_values`)
 
+# %% ../nbs/03_dispatch.ipynb #86335225
 def deck_system(data_dir=None, # data folder (default: the bundled data/)
                 n_plants:int|None=None, # keep the n largest hydro plants (None: all)
                 year:int=2021, month:int=2, # date of the first hour: picks inflows, limits and thermal minimums
@@ -358,6 +416,24 @@ def deck_system(data_dir=None, # data folder (default: the bundled data/)
     cost, links = read_system(data_dir, year, month)
     return System(plants, read_thermal(data_dir, year, month), links, cost)
 
+# %% ../nbs/03_dispatch.ipynb #bc9b8964
+def _cascade_order(plants:pd.DataFrame, source)->list[int]:
+    "Row positions from the top of each river down; a loop in `downstream` is a `DataError`."
+    codes = plants['code'].tolist()   # plain lists: a loop over pandas values is slow
+    down = dict(zip(codes, plants['downstream'].tolist())); pos = {c: i for i, c in enumerate(codes)}
+    depth = {}
+    for c in codes:
+        path, x = [], c
+        while x and x not in depth:
+            if x in path:
+                raise DataError(f'the cascade loops: {" → ".join(map(str, path[path.index(x):] + [x]))}', source, line=pos[x]+1,
+                                column='downstream', expected='rivers that flow downhill')
+            path.append(x); x = down.get(x, 0)
+        d = depth[x] if x else 0
+        for y in reversed(path): d += 1; depth[y] = d
+    return sorted(range(len(plants)), key=lambda i: -depth[codes[i]])
+
+# %% ../nbs/03_dispatch.ipynb #dfa8226c
 def check_plants(plants:pd.DataFrame, # one row per plant with the `PLANT_COLUMNS`
                  source='plants',     # where the table came from, for messages
                 )->list[int]: # row positions from the top of each river down
@@ -381,20 +457,9 @@ def check_plants(plants:pd.DataFrame, # one row per plant with the `PLANT_COLUMN
     bad((plants['volume_initial_hm3'] < plants['volume_min_hm3'] - 1e-9) | (plants['volume_initial_hm3'] > plants['volume_max_hm3'] + 1e-9),
         'volume_initial_hm3', 'initial volume outside the volume bounds:', 'volume_min_hm3 ≤ volume_initial_hm3 ≤ volume_max_hm3')
     bad(plants['travel_h'] != np.round(plants['travel_h']), 'travel_h', 'not a whole number of hours:', 'an integer')
-    codes = plants['code'].tolist()   # plain lists: a loop over pandas values is slow
-    down = dict(zip(codes, plants['downstream'].tolist())); pos = {c: i for i, c in enumerate(codes)}
-    depth = {}
-    for c in codes:
-        path, x = [], c
-        while x and x not in depth:
-            if x in path:
-                raise DataError(f'the cascade loops: {" → ".join(map(str, path[path.index(x):] + [x]))}', source, line=pos[x]+1,
-                                column='downstream', expected='rivers that flow downhill')
-            path.append(x); x = down.get(x, 0)
-        d = depth[x] if x else 0
-        for y in reversed(path): d += 1; depth[y] = d
-    return sorted(range(len(plants)), key=lambda i: -depth[codes[i]])
+    return _cascade_order(plants, source)
 
+# %% ../nbs/03_dispatch.ipynb #0e9adf77
 def cumulative_productivity(plants:pd.DataFrame,
                             order:list|None=None, # `check_plants(plants)` if already computed
                            )->np.ndarray:
@@ -410,6 +475,7 @@ def cumulative_productivity(plants:pd.DataFrame,
 # %% ../nbs/03_dispatch.ipynb #c610268f
 WATER_VALUE_FLOOR = 1.0   # R$/MWh: the least a MWh of stored water is worth (a CMO of 0 means spilling, not worthless water)
 
+# %% ../nbs/03_dispatch.ipynb #18cca503
 @lru_cache(maxsize=8)
 def _cmo_table(paths:tuple, stamps:tuple) -> tuple:
     "The CMO of the files `paths` (`stamps`: their modification times), in time order, and its timestamps as numbers."
@@ -417,6 +483,7 @@ def _cmo_table(paths:tuple, stamps:tuple) -> tuple:
     cmo = pd.concat([read_ons_cmo(p) for p in paths]).sort_values('timestamp', kind='stable').reset_index(drop=True)
     return cmo, cmo['timestamp'].dt.tz_convert(None).to_numpy('datetime64[ns]')
 
+# %% ../nbs/03_dispatch.ipynb #0053582f
 def recent_cmo(first_hour,            # the first hour of the dispatch (UTC)
                data_dir=None,         # data folder with `ons/cmo_semihorario` (default: the bundled data/)
                days:int=7,            # length of the window
@@ -438,6 +505,7 @@ def recent_cmo(first_hour,            # the first hour of the dispatch (UTC)
     start = int(np.searchsorted(ts, np.datetime64((last - pd.Timedelta(days=days)).tz_convert(None)), 'right'))
     return cmo.iloc[start:end].reset_index(drop=True)
 
+# %% ../nbs/03_dispatch.ipynb #ab8ccd52
 def _cmo_means(window:pd.DataFrame, floor:float) -> dict:
     mean = window.groupby('subsystem')['cmo_rs_mwh'].mean()
     missing = [s for s in SUBSYSTEMS if not np.isfinite(mean.get(s, np.nan))]
@@ -445,6 +513,7 @@ def _cmo_means(window:pd.DataFrame, floor:float) -> dict:
                                 expected='half-hourly values of every subsystem')
     return {s: round(max(float(mean[s]), floor), 2) for s in SUBSYSTEMS}
 
+# %% ../nbs/03_dispatch.ipynb #3d239111
 def cmo_water_values(first_hour,           # the first hour of the dispatch (UTC)
                      data_dir=None,        # data folder with `ons/cmo_semihorario` (default: the bundled data/)
                      days:int=7,           # days of CMO averaged
@@ -453,6 +522,7 @@ def cmo_water_values(first_hour,           # the first hour of the dispatch (UTC
     "Water value per subsystem: the mean ONS marginal operating cost of the last `days` published before `first_hour`."
     return _cmo_means(recent_cmo(first_hour, data_dir, days), floor)
 
+# %% ../nbs/03_dispatch.ipynb #a4a9cc8f
 def resolve_water_value(spec:str|float,   # 'auto', 'cmo', or R$/MWh
                 first_hour,       # the first hour of the dispatch
                 data_dir=None,    # data folder (default: the bundled data/)
@@ -477,11 +547,13 @@ def reserve_requirements(inputs:Inputs)->tuple[np.ndarray, np.ndarray]:
     down = np.where(np.isnan(inputs.p10), RESERVE_FRACTION * inputs.load, np.clip(inputs.load - inputs.p10, 0, None)) + renew
     return up, down
 
+# %% ../nbs/03_dispatch.ipynb #a960b2df
 def system_nodes(system:System)->list[str]:
     "Subsystems, then the fictitious nodes the links mention."
     extra = sorted((set(system.links['from']) | set(system.links['to'])) - set(SUBSYSTEMS))
     return list(SUBSYSTEMS) + extra
 
+# %% ../nbs/03_dispatch.ipynb #c44737bc
 def water_values(system:System, order:list|None=None)->np.ndarray:
     "R$ per hm³ left in each reservoir at the end of the horizon (`order`: `check_plants` of its plants, if known)."
     wv, P = system.water_value_rs_mwh, system.plants
@@ -491,59 +563,6 @@ def water_values(system:System, order:list|None=None)->np.ndarray:
     if missing: raise DataError(f'no water value for subsystem {missing[0]!r}', 'water_value_rs_mwh', expected='a value for every subsystem with plants')
     priced = P.assign(productivity_mw_per_m3s=P['productivity_mw_per_m3s'] * P['subsystem'].map(wv))
     return cumulative_productivity(priced, order) / HM3_PER_M3S_HOUR
-
-def pulp_model(system:System, inputs:Inputs)->tuple[pulp.LpProblem, dict]:
-    "The dispatch LP written constraint by constraint in PuLP (clear, and fine for small systems)."
-    P, k, T = system.plants.reset_index(drop=True), HM3_PER_M3S_HOUR, range(inputs.hours)
-    check_plants(P)
-    pos = {c: i for i, c in enumerate(P['code'])}; I = range(len(P)); nodes = system_nodes(system)
-    m = pulp.LpProblem('dispatch', pulp.LpMinimize)
-    V = lambda name, lo=0, hi=None: pulp.LpVariable(name, lo, hi)
-    q = {(i, t): V(f'q_{i}_{t}', 0, P.turbined_max_m3s[i]) for i in I for t in T}
-    s = {(i, t): V(f's_{i}_{t}') for i in I for t in T}
-    v = {(i, t): V(f'v_{i}_{t}', P.volume_min_hm3[i], P.volume_max_hm3[i]) for i in I for t in T}
-    g = {(i, t): V(f'g_{i}_{t}', 0, P.generation_max_mw[i]) for i in I for t in T}
-    u = {(i, t): V(f'u_{i}_{t}') for i in I for t in T if P.outflow_min_m3s[i] > 0}
-    S = range(len(SUBSYSTEMS)); th = system.thermal.loc[list(SUBSYSTEMS)]
-    theta = {(n, t): V(f'th_{n}_{t}', th.thermal_min_mw.iloc[n], th.thermal_max_mw.iloc[n]) for n in S for t in T}
-    d = {(n, t): V(f'd_{n}_{t}') for n in S for t in T}
-    c = {(n, t): V(f'c_{n}_{t}', 0, inputs.wind[n, t] + inputs.solar[n, t]) for n in S for t in T}
-    rup = {(n, t): V(f'ru_{n}_{t}') for n in S for t in T}; rdn = {(n, t): V(f'rd_{n}_{t}') for n in S for t in T}
-    L = system.links.reset_index(drop=True)
-    f = {(l, t): V(f'f_{l}_{t}', -L.max_backward_mw[l], L.max_forward_mw[l]) for l in range(len(L)) for t in T}
-    wv = water_values(system); last = inputs.hours - 1
-    m += (pulp.lpSum(th.thermal_cost_rs_mwh.iloc[n] * theta[n, t] + system.deficit_cost_rs_mwh * d[n, t]
-                     + CURTAILMENT_PENALTY * c[n, t] + RESERVE_PENALTY * (rup[n, t] + rdn[n, t]) for n in S for t in T)
-          + pulp.lpSum(SPILL_PENALTY * s[i, t] for i in I for t in T) + pulp.lpSum(SLACK_PENALTY * x for x in u.values())
-          - pulp.lpSum(wv[i] * (v[i, last] - P.volume_initial_hm3[i]) for i in I))
-    for i in I:
-        ups = [j for j in I if P.downstream[j] == P.code[i]]
-        for t in T:
-            arriving = []
-            for j in ups:
-                tau = int(P.travel_h[j])
-                if t >= tau: arriving += [q[j, t - tau], s[j, t - tau]]
-                else: arriving.append(P.get('natural_inflow_m3s', P.inflow_m3s)[j])   # before the horizon
-            before = v[i, t-1] if t else P.volume_initial_hm3[i]
-            m += v[i, t] == before + k * (P.inflow_m3s[i] + pulp.lpSum(arriving) - q[i, t] - s[i, t]), f'water_{i}_{t}'
-            m += g[i, t] == P.productivity_mw_per_m3s[i] * q[i, t], f'generation_{i}_{t}'
-            if (i, t) in u: m += q[i, t] + s[i, t] + u[i, t] >= P.outflow_min_m3s[i], f'outflow_{i}_{t}'
-            if t and P.ramp_mw_per_h[i] < P.generation_max_mw[i]:
-                m += g[i, t] - g[i, t-1] <= P.ramp_mw_per_h[i], f'ramp_up_{i}_{t}'
-                m += g[i, t-1] - g[i, t] <= P.ramp_mw_per_h[i], f'ramp_down_{i}_{t}'
-    up, down = reserve_requirements(inputs)
-    for t in T:
-        for n, name in enumerate(nodes):
-            hydro = [g[i, t] for i in I if P.subsystem[i] == name]
-            flows = [f[l, t] for l in range(len(L)) if L.to[l] == name] + [-f[l, t] for l in range(len(L)) if L['from'][l] == name]
-            if name in SUBSYSTEMS:
-                m += (pulp.lpSum(hydro) + theta[n, t] + pulp.lpSum(flows) + d[n, t] - c[n, t]
-                      == inputs.load[n, t] - inputs.wind[n, t] - inputs.solar[n, t]), f'balance_{n}_{t}'
-                gmax = sum(P.generation_max_mw[i] for i in I if P.subsystem[i] == name)
-                m += gmax - pulp.lpSum(hydro) + rup[n, t] >= up[n, t], f'reserve_up_{n}_{t}'
-                m += pulp.lpSum(hydro) + rdn[n, t] >= down[n, t], f'reserve_down_{n}_{t}'
-            else: m += pulp.lpSum(flows) == 0, f'balance_{n}_{t}'
-    return m, dict(q=q, s=s, v=v, g=g, u=u, theta=theta, d=d, c=c, f=f)
 
 # %% ../nbs/03_dispatch.ipynb #dd8c9c55
 class LinearProgram:
@@ -568,36 +587,53 @@ class LinearProgram:
         "Add coef·x[cols] to rows (arrays broadcast together)."
         r, c, a = np.broadcast_arrays(np.asarray(rows), np.asarray(cols), np.asarray(coef, float))
         self.entries.append((r.ravel(), c.ravel(), a.ravel()))
-    def arrays(self)->dict:
-        "Bounds, costs and the constraint matrix in compressed-column form (`start`, `index`, `value`); computed once."
-        if getattr(self, '_arrays', None) is not None: return self._arrays
-        r, c, a = (np.concatenate([e[j] for e in self.entries]) for j in range(3))
-        keep = a != 0; r, c, a = r[keep], c[keep], a[keep]
-        order = np.lexsort((r, c)); r, c, a = r[order], c[order], a[order]
-        start = np.concatenate([[0], np.cumsum(np.bincount(c, minlength=self.n_cols))])
-        cat = lambda l: np.concatenate(l) if l else np.zeros(0)
-        self._arrays = dict(cost=cat(self.cost), col_lo=cat(self.col_lo), col_hi=cat(self.col_hi), row_lo=cat(self.row_lo),
-                            row_hi=cat(self.row_hi), start=start, index=r, value=a, offset=self.offset)
-        return self._arrays
 
-def build_lp(system:System, inputs:Inputs)->LinearProgram:
-    "The dispatch LP of `pulp_model`, as arrays."
-    P = system.plants.reset_index(drop=True); order = check_plants(P)
-    k, T, n = HM3_PER_M3S_HOUR, inputs.hours, len(P)
-    nodes = system_nodes(system); S = len(SUBSYSTEMS)
-    col = lambda name: P[name].to_numpy(float)[:, None]
-    lp = LinearProgram()
-    wv = water_values(system, order)
-    # generation is not a variable here: g = ρ q is substituted, so g ≤ g_max becomes q ≤ g_max / ρ (ρ > 0)
-    rho = col('productivity_mw_per_m3s')
-    with np.errstate(divide='ignore', invalid='ignore'): qmax = np.minimum(col('turbined_max_m3s'), np.where(rho > 0, col('generation_max_mw') / rho, np.inf))
-    q = lp.variables('turbined', (n, T), 0, qmax)
-    s = lp.variables('spilled', (n, T), 0, np.inf, SPILL_PENALTY)
+# %% ../nbs/03_dispatch.ipynb #c77130bb
+@patch
+def arrays(self:LinearProgram)->dict:
+    "Bounds, costs and the constraint matrix in compressed-column form (`start`, `index`, `value`); computed once."
+    if getattr(self, '_arrays', None) is not None: return self._arrays
+    r, c, a = (np.concatenate([e[j] for e in self.entries]) for j in range(3))
+    keep = a != 0; r, c, a = r[keep], c[keep], a[keep]
+    order = np.lexsort((r, c)); r, c, a = r[order], c[order], a[order]
+    start = np.concatenate([[0], np.cumsum(np.bincount(c, minlength=self.n_cols))])
+    cat = lambda l: np.concatenate(l) if l else np.zeros(0)
+    self._arrays = dict(cost=cat(self.cost), col_lo=cat(self.col_lo), col_hi=cat(self.col_hi), row_lo=cat(self.row_lo),
+                        row_hi=cat(self.row_hi), start=start, index=r, value=a, offset=self.offset)
+    return self._arrays
+
+# %% ../nbs/03_dispatch.ipynb #847e0272
+def _per_plant(P:pd.DataFrame, name:str)->np.ndarray:
+    "Column `name` of the plant table as a (plant × 1) array of floats, to broadcast over the hours."
+    return P[name].to_numpy(float)[:, None]
+
+# %% ../nbs/03_dispatch.ipynb #812eaaf8
+def add_hydro_variables(lp:LinearProgram, system:System, inputs:Inputs,
+                        wv:np.ndarray|None=None, # `water_values(system)`, if already computed
+                       ):
+    """Turbined flow q, spilled flow s and stored volume v (end of the hour) per plant i and hour t, with their bounds
+    and costs: 0 ≤ q[i,t] ≤ min(q_max[i], g_max[i] / ρ[i]); s[i,t] ≥ 0 at SPILL_PENALTY; v_min[i] ≤ v[i,t] ≤ v_max[i];
+    and the terminal water value: − w[i] · (v[i,T−1] − v0[i]) in the objective."""
+    P = system.plants.reset_index(drop=True); n, T = len(P), inputs.hours
+    if wv is None: wv = water_values(system)
+    # generation is not a variable: g = ρ q is substituted, so g ≤ g_max becomes q ≤ g_max / ρ (ρ > 0)
+    rho = _per_plant(P, 'productivity_mw_per_m3s')
+    with np.errstate(divide='ignore', invalid='ignore'):
+        qmax = np.minimum(_per_plant(P, 'turbined_max_m3s'), np.where(rho > 0, _per_plant(P, 'generation_max_mw') / rho, np.inf))
+    lp.variables('turbined', (n, T), 0, qmax)
+    lp.variables('spilled', (n, T), 0, np.inf, SPILL_PENALTY)
     vcost = np.zeros((n, T)); vcost[:, -1] = -wv
-    v = lp.variables('volume', (n, T), col('volume_min_hm3'), col('volume_max_hm3'), vcost)
+    lp.variables('volume', (n, T), _per_plant(P, 'volume_min_hm3'), _per_plant(P, 'volume_max_hm3'), vcost)
     lp.offset += float(wv @ P['volume_initial_hm3'].to_numpy(float))
-    # water balance: v[t] - v[t-1] + k q + k s - k Σ upstream (q + s)[t - τ] = k inflow (+ v0 at t = 0)
-    rhs = np.repeat(k * col('inflow_m3s'), T, axis=1); rhs[:, 0] += P['volume_initial_hm3'].to_numpy(float)
+
+# %% ../nbs/03_dispatch.ipynb #38857ac2
+def add_water_balance(lp:LinearProgram, system:System, inputs:Inputs):
+    """Water balance of each plant i and hour t, in hm³ (k = 0.0036 hm³ per m³/s during an hour):
+    v[i,t] − v[i,t−1] + k·q[i,t] + k·s[i,t] − k·Σ_{j upstream of i} (q[j,t−τ_j] + s[j,t−τ_j]) = k·a[i],
+    with the initial volume v0[i] for v[i,−1] and, while t < τ_j, the natural inflow of j arriving instead of its release."""
+    P = system.plants.reset_index(drop=True); k, T, n = HM3_PER_M3S_HOUR, inputs.hours, len(P)
+    q, s, v = lp.blocks['turbined'], lp.blocks['spilled'], lp.blocks['volume']
+    rhs = np.repeat(k * _per_plant(P, 'inflow_m3s'), T, axis=1); rhs[:, 0] += P['volume_initial_hm3'].to_numpy(float)
     pos = {c: i for i, c in enumerate(P['code'].tolist())}; down = P['downstream'].tolist()
     up = np.array([i for i in range(n) if down[i]], int); dn = np.array([pos[down[i]] for i in up], int)
     tau = P['travel_h'].to_numpy(int)
@@ -610,24 +646,57 @@ def build_lp(system:System, inputs:Inputs)->LinearProgram:
         sel = up[tau[up] == d]; to = np.array([pos[down[i]] for i in sel])
         if d < T:
             lp.add(wb[to][:, d:], q[sel][:, :T-d], -k); lp.add(wb[to][:, d:], s[sel][:, :T-d], -k)
-    # minimum outflow, with its shortfall
+
+# %% ../nbs/03_dispatch.ipynb #e51c3928
+def add_minimum_outflow(lp:LinearProgram, system:System, inputs:Inputs):
+    """Minimum environmental outflow of each plant i that has one, every hour t: q[i,t] + s[i,t] + u[i,t] ≥ o_min[i],
+    where the shortfall u[i,t] ≥ 0 costs SLACK_PENALTY (a limit that cannot be met shows, rather than an infeasible LP)."""
+    P = system.plants.reset_index(drop=True); T = inputs.hours
+    q, s = lp.blocks['turbined'], lp.blocks['spilled']
     om = np.flatnonzero(P['outflow_min_m3s'].to_numpy(float) > 0)
     u = lp.variables('outflow_shortfall', (len(om), T), 0, np.inf, SLACK_PENALTY)
     mo = lp.rows('outflow_min', (len(om), T), P['outflow_min_m3s'].to_numpy(float)[om][:, None], np.inf)
     lp.add(mo, q[om]); lp.add(mo, s[om]); lp.add(mo, u)
-    # ramps
+
+# %% ../nbs/03_dispatch.ipynb #c9d92a59
+def add_ramp_limits(lp:LinearProgram, system:System, inputs:Inputs):
+    """Ramp limits of each plant i whose limit R[i] is below its capacity, from hour t−1 to t (t ≥ 1):
+    −R[i] ≤ ρ[i]·q[i,t] − ρ[i]·q[i,t−1] ≤ R[i]."""
+    P = system.plants.reset_index(drop=True); T = inputs.hours
+    q, rho = lp.blocks['turbined'], _per_plant(P, 'productivity_mw_per_m3s')
     rp = np.flatnonzero(P['ramp_mw_per_h'].to_numpy(float) < P['generation_max_mw'].to_numpy(float))
     R = P['ramp_mw_per_h'].to_numpy(float)[rp][:, None]
     rr = lp.rows('ramp', (len(rp), max(T-1, 0)), -R, R)
     lp.add(rr, q[rp][:, 1:], rho[rp]); lp.add(rr, q[rp][:, :-1], -rho[rp])
-    # subsystems: balance, thermal, deficit, curtailment, interchange
+
+# %% ../nbs/03_dispatch.ipynb #7299a3f0
+def add_subsystem_variables(lp:LinearProgram, system:System, inputs:Inputs):
+    """Thermal generation θ, deficit d and curtailment c per subsystem n and hour t, with their bounds and costs:
+    θ_min[n] ≤ θ[n,t] ≤ θ_max[n] at the thermal cost; d[n,t] ≥ 0 at the deficit cost;
+    0 ≤ c[n,t] ≤ wind[n,t] + solar[n,t] at CURTAILMENT_PENALTY."""
+    S, T = len(SUBSYSTEMS), inputs.hours
     th = system.thermal.loc[list(SUBSYSTEMS)]
-    theta = lp.variables('thermal', (S, T), th.thermal_min_mw.to_numpy(float)[:, None], th.thermal_max_mw.to_numpy(float)[:, None],
-                         th.thermal_cost_rs_mwh.to_numpy(float)[:, None])
-    d = lp.variables('deficit', (S, T), 0, np.inf, system.deficit_cost_rs_mwh)
-    c = lp.variables('curtailment', (S, T), 0, inputs.wind + inputs.solar, CURTAILMENT_PENALTY)
+    lp.variables('thermal', (S, T), th.thermal_min_mw.to_numpy(float)[:, None], th.thermal_max_mw.to_numpy(float)[:, None],
+                 th.thermal_cost_rs_mwh.to_numpy(float)[:, None])
+    lp.variables('deficit', (S, T), 0, np.inf, system.deficit_cost_rs_mwh)
+    lp.variables('curtailment', (S, T), 0, inputs.wind + inputs.solar, CURTAILMENT_PENALTY)
+
+# %% ../nbs/03_dispatch.ipynb #f6bed339
+def add_interchange(lp:LinearProgram, system:System, inputs:Inputs):
+    """Flow f on each link l and hour t, positive from → to, within the interchange limits: −F_back[l] ≤ f[l,t] ≤ F_fwd[l]."""
     L = system.links.reset_index(drop=True)
-    f = lp.variables('interchange', (len(L), T), -L['max_backward_mw'].to_numpy(float)[:, None], L['max_forward_mw'].to_numpy(float)[:, None])
+    lp.variables('interchange', (len(L), inputs.hours), -L['max_backward_mw'].to_numpy(float)[:, None],
+                 L['max_forward_mw'].to_numpy(float)[:, None])
+
+# %% ../nbs/03_dispatch.ipynb #e5fbd54a
+def add_load_balance(lp:LinearProgram, system:System, inputs:Inputs):
+    """Load balance of each subsystem n and hour t (its dual is the marginal cost, R$/MWh):
+    Σ_{plants i in n} ρ[i]·q[i,t] + θ[n,t] + d[n,t] − c[n,t] + Σ_{links l into n} f[l,t] − Σ_{links l out of n} f[l,t]
+    = load[n,t] − wind[n,t] − solar[n,t]; at a fictitious node (no load, no plants) the flows in and out balance: = 0."""
+    P = system.plants.reset_index(drop=True); T, S = inputs.hours, len(SUBSYSTEMS)
+    nodes = system_nodes(system); L = system.links.reset_index(drop=True)
+    q, rho = lp.blocks['turbined'], _per_plant(P, 'productivity_mw_per_m3s')
+    theta, d, c, f = (lp.blocks[b] for b in ('thermal', 'deficit', 'curtailment', 'interchange'))
     net = np.zeros((len(nodes), T)); net[:S] = inputs.load - inputs.wind - inputs.solar
     bal = lp.rows('balance', (len(nodes), T), net, net)
     sub = np.array([nodes.index(x) for x in P['subsystem']], int)
@@ -635,14 +704,36 @@ def build_lp(system:System, inputs:Inputs)->LinearProgram:
     if len(L):
         fr = np.array([nodes.index(x) for x in L['from']]); to = np.array([nodes.index(x) for x in L['to']])
         lp.add(bal[fr], f, -1.0); lp.add(bal[to], f, 1.0)
-    # reserve on hydro
+
+# %% ../nbs/03_dispatch.ipynb #b58498b6
+def add_hydro_reserve(lp:LinearProgram, system:System, inputs:Inputs):
+    """Upward and downward reserve on the hydro plants of each subsystem n and hour t (`reserve_requirements`):
+    Σ_{i in n} ρ[i]·q[i,t] − r⁺[n,t] ≤ Σ_{i in n} g_max[i] − R_up[n,t] and Σ_{i in n} ρ[i]·q[i,t] + r⁻[n,t] ≥ R_down[n,t],
+    the shortfalls r⁺, r⁻ ≥ 0 at RESERVE_PENALTY."""
+    P = system.plants.reset_index(drop=True); T, S = inputs.hours, len(SUBSYSTEMS)
+    nodes = system_nodes(system); q, rho = lp.blocks['turbined'], _per_plant(P, 'productivity_mw_per_m3s')
     rup_req, rdn_req = reserve_requirements(inputs)
+    sub = np.array([nodes.index(x) for x in P['subsystem']], int)
     gmax = np.bincount(sub, weights=P['generation_max_mw'].to_numpy(float), minlength=S)[:S]
     ru = lp.variables('reserve_up_shortfall', (S, T), 0, np.inf, RESERVE_PENALTY)
     rd = lp.variables('reserve_down_shortfall', (S, T), 0, np.inf, RESERVE_PENALTY)
     rowu = lp.rows('reserve_up', (S, T), -np.inf, gmax[:, None] - rup_req)
     rowd = lp.rows('reserve_down', (S, T), rdn_req, np.inf)
     lp.add(rowu[sub], q, rho); lp.add(rowu, ru, -1.0); lp.add(rowd[sub], q, rho); lp.add(rowd, rd)
+
+# %% ../nbs/03_dispatch.ipynb #ff45bfae
+def build_lp(system:System, inputs:Inputs)->LinearProgram:
+    "The dispatch LP: the families of variables and constraints, in the order of the LP's columns and rows."
+    order = check_plants(system.plants.reset_index(drop=True))
+    lp = LinearProgram()
+    add_hydro_variables(lp, system, inputs, water_values(system, order))
+    add_water_balance(lp, system, inputs)
+    add_minimum_outflow(lp, system, inputs)
+    add_ramp_limits(lp, system, inputs)
+    add_subsystem_variables(lp, system, inputs)
+    add_interchange(lp, system, inputs)
+    add_load_balance(lp, system, inputs)
+    add_hydro_reserve(lp, system, inputs)
     return lp
 
 # %% ../nbs/03_dispatch.ipynb #456bc34d
@@ -693,12 +784,14 @@ def _highs_model(lp:LinearProgram):
     h.passModel(m)
     return h
 
+# %% ../nbs/03_dispatch.ipynb #b2b2593a
 def _renumber(h, lp:LinearProgram):
     "Put `lp`'s costs, bounds and offset into an instance that holds an LP with the same matrix (its basis stays)."
     a = lp.arrays(); cols, rows = np.arange(lp.n_cols, dtype=np.int32), np.arange(lp.n_rows, dtype=np.int32)
     h.changeColsCost(lp.n_cols, cols, a['cost']); h.changeColsBounds(lp.n_cols, cols, a['col_lo'], a['col_hi'])
     h.changeRowsBounds(lp.n_rows, rows, a['row_lo'], a['row_hi']); h.changeObjectiveOffset(float(a['offset']))
 
+# %% ../nbs/03_dispatch.ipynb #f0fe7956
 def solve_highs(lp:LinearProgram,
                 time_limit:float|None=None, # seconds
                 gap:float|None=None,        # relative MIP gap
@@ -724,6 +817,7 @@ def solve_highs(lp:LinearProgram,
     return Solution('optimal' if ok else words.lower(), x, y, info.objective_function_value if ok else np.nan, 'highs',
                     int(info.simplex_iteration_count), started_warm)
 
+# %% ../nbs/03_dispatch.ipynb #1bb7c3cd
 def to_pulp(lp:LinearProgram)->tuple[pulp.LpProblem, list, list]:
     "The arrays as a PuLP problem (for CBC); returns it, its variables and, per row, its first constraint."
     a = lp.arrays(); inf = lambda b: None if not np.isfinite(b) else float(b)
@@ -747,6 +841,7 @@ def to_pulp(lp:LinearProgram)->tuple[pulp.LpProblem, list, list]:
         first.append(cons[0] if cons else None)
     return prob, xs, first
 
+# %% ../nbs/03_dispatch.ipynb #9ea8642e
 def solve_cbc(lp:LinearProgram, time_limit:float|None=None, gap:float|None=None, warm=None)->Solution:
     "Solve with CBC through PuLP (always from scratch: `warm` is ignored)."
     prob, xs, rows = to_pulp(lp)
@@ -757,6 +852,7 @@ def solve_cbc(lp:LinearProgram, time_limit:float|None=None, gap:float|None=None,
     y = np.array([np.nan if r is None or r.pi is None else r.pi for r in rows], float)
     return Solution('optimal' if ok else words.lower(), x, y, pulp.value(prob.objective) if ok else np.nan, 'cbc')
 
+# %% ../nbs/03_dispatch.ipynb #90648ca8
 SOLVERS = {'highs': solve_highs, 'cbc': solve_cbc}
 
 # %% ../nbs/03_dispatch.ipynb #28df27eb
@@ -771,8 +867,75 @@ class DispatchResult:
     summary: dict               # KPIs, model size and timings
     violations: pd.DataFrame    # limits that could not be met
 
-def _when(ts): return f'{ts:%Y-%m-%d %H:%M} UTC'
+# %% ../nbs/03_dispatch.ipynb #f3fd488e
+def _solution_arrays(system:System, inputs:Inputs, lp:LinearProgram, sol:Solution)->dict:
+    "The solution's blocks as (plant × hour) and (subsystem × hour) arrays, with generation, hydro per subsystem and marginal cost."
+    P = system.plants.reset_index(drop=True); T, S = inputs.hours, len(SUBSYSTEMS)
+    val = lambda name: sol.x[lp.blocks[name]]
+    q = val('turbined')
+    g = P['productivity_mw_per_m3s'].to_numpy(float)[:, None] * q
+    sub = np.array([SUBSYSTEMS.index(x) for x in P['subsystem']], int)
+    hydro = np.zeros((S, T)); np.add.at(hydro, sub, g)
+    return dict(q=q, s=val('spilled'), v=val('volume'), g=g, sub=sub, hydro=hydro, theta=val('thermal'), d=val('deficit'),
+                c=val('curtailment'), u=val('outflow_shortfall'), ru=val('reserve_up_shortfall'), rd=val('reserve_down_shortfall'),
+                mc=sol.duals[lp.row_blocks['balance'][:S]])
 
+# %% ../nbs/03_dispatch.ipynb #f026b8c0
+def _plant_table(P:pd.DataFrame, ts:pd.DatetimeIndex, x:dict)->pd.DataFrame:
+    "Per plant and hour: generation, turbined and spilled flow, volume (`x`: `_solution_arrays`)."
+    T = len(ts)
+    return pd.DataFrame({'timestamp': np.tile(ts, len(P)), 'plant': np.repeat(P['plant'].to_numpy(), T),
+                         'subsystem': np.repeat(P['subsystem'].to_numpy(), T), 'generation_mw': x['g'].ravel(),
+                         'turbined_m3s': x['q'].ravel(), 'spilled_m3s': x['s'].ravel(), 'volume_hm3': x['v'].ravel(),
+                         'code': np.repeat(P['code'].to_numpy(), T)})
+
+# %% ../nbs/03_dispatch.ipynb #8e182e0b
+def _balance_table(inputs:Inputs, x:dict)->pd.DataFrame:
+    "Per subsystem and hour: load, each source, deficit, curtailment, marginal cost, net import, reserve shortfalls."
+    T, ts, S = inputs.hours, inputs.timestamps, len(SUBSYSTEMS)
+    net_import = inputs.load - x['hydro'] - x['theta'] - inputs.wind - inputs.solar - x['d'] + x['c']
+    return pd.DataFrame({'timestamp': np.tile(ts, S), 'subsystem': np.repeat(list(SUBSYSTEMS), T),
+                         'load': inputs.load.ravel(), 'hydro': x['hydro'].ravel(), 'thermal': x['theta'].ravel(), 'wind': inputs.wind.ravel(),
+                         'solar': inputs.solar.ravel(), 'deficit': x['d'].ravel(), 'curtailment': x['c'].ravel(), 'marginal_cost': x['mc'].ravel(),
+                         'interchange': net_import.ravel(),
+                         'reserve_up_short': x['ru'].ravel(), 'reserve_down_short': x['rd'].ravel()})
+
+# %% ../nbs/03_dispatch.ipynb #9385b81e
+def _outflow_violations(P:pd.DataFrame, ts:pd.DatetimeIndex, u:np.ndarray)->pd.DataFrame:
+    "The plant-hours whose minimum outflow could not be met (`u`: the shortfalls), with the shortfall in m³/s."
+    om = np.flatnonzero(P['outflow_min_m3s'].to_numpy(float) > 0)
+    ii, tt = np.nonzero(u > TOL)
+    return pd.DataFrame({'constraint': 'minimum outflow', 'plant': P['plant'].to_numpy()[om[ii]], 'timestamp': ts[tt],
+                         'required': P['outflow_min_m3s'].to_numpy(float)[om[ii]], 'shortfall': u[ii, tt], 'unit': 'm³/s'})
+
+# %% ../nbs/03_dispatch.ipynb #6576e96e
+def _status_message(viol:pd.DataFrame, bal:pd.DataFrame, deficit_mwh:float, reserve_short:float)->tuple[str, str]:
+    "The status of a solved dispatch (`infeasible`, `deficit` or `optimal`) and its message in words."
+    if len(viol):
+        worst = viol.sort_values('shortfall').iloc[-1]
+        status = 'infeasible'
+        msg = (f'infeasible: {len(viol)} plant-hour(s) cannot meet their minimum outflow; worst: {worst.plant} at '
+               f'{utc_text(worst.timestamp)} is short by {worst.shortfall:.1f} of {worst.required:.1f} m³/s')
+    elif deficit_mwh > TOL:
+        status = 'deficit'
+        by = bal.groupby('subsystem')['deficit'].sum(); by = by[by > TOL]
+        msg = 'load not fully served: ' + ', '.join(f'{s} short by {x:,.0f} MWh' for s, x in by.items())
+    else: status, msg = 'optimal', 'optimal: every limit met and all load served'
+    if reserve_short > TOL: msg += f'; hydro reserve short by {reserve_short:,.0f} MWh in all'
+    return status, msg
+
+# %% ../nbs/03_dispatch.ipynb #46e252c4
+def _summary_kpis(system:System, x:dict, deficit_mwh:float, reserve_short:float)->dict:
+    "Deficit, spill, thermal cost, water used, hydro energy, curtailment, reserve shortfall and the smallest hydro headroom."
+    P = system.plants.reset_index(drop=True); S = len(SUBSYSTEMS)
+    v0 = P['volume_initial_hm3'].to_numpy(float)
+    cost = system.thermal.loc[list(SUBSYSTEMS), 'thermal_cost_rs_mwh'].to_numpy()[:, None]
+    gmax = np.bincount(x['sub'], weights=P['generation_max_mw'].to_numpy(float), minlength=S)[:, None]
+    return dict(deficit_mwh=deficit_mwh, spill_hm3=float(x['s'].sum() * HM3_PER_M3S_HOUR), thermal_cost_rs=float((x['theta'] * cost).sum()),
+                water_used_hm3=float((v0 - x['v'][:, -1]).sum()), hydro_mwh=float(x['g'].sum()), curtailment_mwh=float(x['c'].sum()),
+                reserve_short_mwh=reserve_short, reserve_margin_mw=float((gmax - x['hydro']).min()))
+
+# %% ../nbs/03_dispatch.ipynb #3e7c10da
 def dispatch(system:System, # plants, thermal, links, costs
              inputs:Inputs, # hourly load, wind, solar (and quantiles)
              solver:str='highs', # 'highs' or 'cbc'
@@ -793,49 +956,15 @@ def dispatch(system:System, # plants, thermal, links, costs
         msg = f'no dispatch: the solver ({solver}) says {sol.status!r}'
         summary['message'] = msg
         return DispatchResult(sol.status, msg, pd.DataFrame(), pd.DataFrame(), summary, pd.DataFrame())
-    val = lambda name: sol.x[lp.blocks[name]]
-    q, s, v = val('turbined'), val('spilled'), val('volume')
-    g = P['productivity_mw_per_m3s'].to_numpy(float)[:, None] * q
-    disp = pd.DataFrame({'timestamp': np.tile(ts, len(P)), 'plant': np.repeat(P['plant'].to_numpy(), T),
-                         'subsystem': np.repeat(P['subsystem'].to_numpy(), T), 'generation_mw': g.ravel(),
-                         'turbined_m3s': q.ravel(), 'spilled_m3s': s.ravel(), 'volume_hm3': v.ravel(),
-                         'code': np.repeat(P['code'].to_numpy(), T)})
-    sub = np.array([SUBSYSTEMS.index(x) for x in P['subsystem']], int); S = len(SUBSYSTEMS)
-    hydro = np.zeros((S, T)); np.add.at(hydro, sub, g)
-    theta, d, c = val('thermal'), val('deficit'), val('curtailment')
-    mc = sol.duals[lp.row_blocks['balance'][:S]]
-    net_import = inputs.load - hydro - theta - inputs.wind - inputs.solar - d + c
-    bal = pd.DataFrame({'timestamp': np.tile(ts, S), 'subsystem': np.repeat(list(SUBSYSTEMS), T),
-                        'load': inputs.load.ravel(), 'hydro': hydro.ravel(), 'thermal': theta.ravel(), 'wind': inputs.wind.ravel(),
-                        'solar': inputs.solar.ravel(), 'deficit': d.ravel(), 'curtailment': c.ravel(), 'marginal_cost': mc.ravel(),
-                        'interchange': net_import.ravel(),
-                        'reserve_up_short': val('reserve_up_shortfall').ravel(), 'reserve_down_short': val('reserve_down_shortfall').ravel()})
-    # limits that could not be met
-    om = np.flatnonzero(P['outflow_min_m3s'].to_numpy(float) > 0); u = val('outflow_shortfall')
-    ii, tt = np.nonzero(u > TOL)
-    viol = pd.DataFrame({'constraint': 'minimum outflow', 'plant': P['plant'].to_numpy()[om[ii]], 'timestamp': ts[tt],
-                         'required': P['outflow_min_m3s'].to_numpy(float)[om[ii]], 'shortfall': u[ii, tt], 'unit': 'm³/s'})
-    deficit_mwh = float(d.sum()); reserve_short = float(val('reserve_up_shortfall').sum() + val('reserve_down_shortfall').sum())
-    if len(viol):
-        worst = viol.sort_values('shortfall').iloc[-1]
-        status = 'infeasible'
-        msg = (f'infeasible: {len(viol)} plant-hour(s) cannot meet their minimum outflow; worst: {worst.plant} at '
-               f'{_when(worst.timestamp)} is short by {worst.shortfall:.1f} of {worst.required:.1f} m³/s')
-    elif deficit_mwh > TOL:
-        status = 'deficit'
-        by = bal.groupby('subsystem')['deficit'].sum(); by = by[by > TOL]
-        msg = 'load not fully served: ' + ', '.join(f'{s} short by {x:,.0f} MWh' for s, x in by.items())
-    else: status, msg = 'optimal', 'optimal: every limit met and all load served'
-    if reserve_short > TOL: msg += f'; hydro reserve short by {reserve_short:,.0f} MWh in all'
-    v0 = P['volume_initial_hm3'].to_numpy(float)
-    summary.update(status=status, message=msg, objective=float(sol.objective), deficit_mwh=deficit_mwh,
-                   spill_hm3=float(s.sum() * HM3_PER_M3S_HOUR), thermal_cost_rs=float((theta * system.thermal.loc[list(SUBSYSTEMS),
-                   'thermal_cost_rs_mwh'].to_numpy()[:, None]).sum()), water_used_hm3=float((v0 - v[:, -1]).sum()),
-                   hydro_mwh=float(g.sum()), curtailment_mwh=float(c.sum()), reserve_short_mwh=reserve_short,
-                   reserve_margin_mw=float((np.bincount(sub, weights=P['generation_max_mw'].to_numpy(float), minlength=S)[:, None] - hydro).min()),
+    x = _solution_arrays(system, inputs, lp, sol)
+    bal, viol = _balance_table(inputs, x), _outflow_violations(P, ts, x['u'])
+    deficit_mwh, reserve_short = float(x['d'].sum()), float(x['ru'].sum() + x['rd'].sum())
+    status, msg = _status_message(viol, bal, deficit_mwh, reserve_short)
+    summary.update(status=status, message=msg, objective=float(sol.objective), **_summary_kpis(system, x, deficit_mwh, reserve_short),
                    violations=len(viol))
-    return DispatchResult(status, msg, disp, bal, summary, viol)
+    return DispatchResult(status, msg, _plant_table(P, ts, x), bal, summary, viol)
 
+# %% ../nbs/03_dispatch.ipynb #b081b6bf
 def water_balance_residual(result:DispatchResult, system:System)->np.ndarray:
     "|v[t] − v[t−1] − 0.0036 (inflow + upstream outflow − turbined − spilled)| per plant and hour (hm³), recomputed from the tables."
     P = system.plants.reset_index(drop=True); D = result.dispatch
@@ -851,6 +980,7 @@ def water_balance_residual(result:DispatchResult, system:System)->np.ndarray:
     prev = np.column_stack([P['volume_initial_hm3'].to_numpy(float), v[:, :-1]])
     return np.abs(v - prev - HM3_PER_M3S_HOUR * (P['inflow_m3s'].to_numpy(float)[:, None] + arriving - q - s))
 
+# %% ../nbs/03_dispatch.ipynb #5ad5d0e0
 def bound_violations(result:DispatchResult, system:System, tol:float=1e-6)->dict:
     "How far the dispatch goes beyond each bound (0 everywhere when it respects them)."
     D = result.dispatch.merge(system.plants, on='code', how='left', suffixes=('', '_p'))
@@ -887,13 +1017,7 @@ DISPATCH_COLUMNS = ['timestamp', 'plant', 'subsystem', 'generation_mw', 'turbine
 BALANCE_COLUMNS = ['timestamp', 'subsystem', 'load', 'hydro', 'thermal', 'wind', 'solar', 'deficit', 'curtailment',
                    'marginal_cost', 'interchange']
 
-def _json_safe(x):
-    if isinstance(x, dict): return {k: _json_safe(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)): return [_json_safe(v) for v in x]
-    if isinstance(x, (np.floating, float)): return None if not np.isfinite(x) else float(x)
-    if isinstance(x, np.integer): return int(x)
-    return x
-
+# %% ../nbs/03_dispatch.ipynb #8717e560
 def write_result(result:DispatchResult, out)->dict:
     "Write `dispatch.csv`, `balance.csv` and `summary.json` into the folder `out` (atomically); return their paths."
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
@@ -902,9 +1026,19 @@ def write_result(result:DispatchResult, out)->dict:
     with atomic_path(paths['balance']) as t: result.balance.reindex(columns=BALANCE_COLUMNS).to_csv(t, index=False)
     viol = result.violations.assign(timestamp=result.violations['timestamp'].astype(str)) if len(result.violations) else result.violations
     summary = result.summary | {'violations': viol.head(50).to_dict('records') if len(viol) else [], 'n_violations': len(viol)}
-    with atomic_path(paths['summary']) as t: t.write_text(json.dumps(_json_safe(summary), indent=2, ensure_ascii=False))
+    with atomic_path(paths['summary']) as t: t.write_text(json.dumps(json_safe(summary), indent=2, ensure_ascii=False))
     return paths
 
+# %% ../nbs/03_dispatch.ipynb #c8b6d290
+def _print_report(result:DispatchResult, paths:dict, solver:str):
+    "The three lines `hpo-dispatch` prints: model size and timings, the result in words, the files written."
+    s = result.summary
+    print(f"hpo-dispatch: {s['n_plants']} plants × {s['horizon_h']} h, {s['n_variables']:,} variables, "
+          f"{s['n_constraints']:,} constraints; build {s['build_s']:.2f} s, solve {s['solve_s']:.2f} s ({solver}), total {s['total_s']:.2f} s")
+    print(f'hpo-dispatch: {result.message}')
+    print(f"hpo-dispatch: wrote {paths['dispatch']}, {paths['balance'].name}, {paths['summary'].name}")
+
+# %% ../nbs/03_dispatch.ipynb #9d6395d6
 @call_parse_hyphens
 def hpo_dispatch(load:str=None,        # hourly load table, csv or parquet: timestamp, subsystem, load_mw [, wind_mw, solar_mw, p10_mw, p90_mw], or a forecast with p50_mw
                  horizon:int=24,       # hours to dispatch from the table's first hour (1–168)
@@ -931,11 +1065,7 @@ def hpo_dispatch(load:str=None,        # hourly load table, csv or parquet: time
         result = dispatch(system, inputs, solver, time_limit, gap)
         result.summary |= {'water_value_source': source, 'total_s': round(time.perf_counter() - t0, 4)}
         paths = write_result(result, out)
-        s = result.summary
-        print(f"hpo-dispatch: {s['n_plants']} plants × {s['horizon_h']} h, {s['n_variables']:,} variables, "
-              f"{s['n_constraints']:,} constraints; build {s['build_s']:.2f} s, solve {s['solve_s']:.2f} s ({solver}), total {s['total_s']:.2f} s")
-        print(f'hpo-dispatch: {result.message}')
-        print(f"hpo-dispatch: wrote {paths['dispatch']}, {paths['balance'].name}, {paths['summary'].name}")
+        _print_report(result, paths, solver)
         if result.status not in ('optimal', 'deficit'):
             print(f'hpo-dispatch: {result.message}', file=sys.stderr); sys.exit(1)
     run_cli(main, prog='hpo-dispatch')   # returns None: a console script's return value becomes its exit status
