@@ -21,7 +21,7 @@ a = p.parse_args()
 import httpx, numpy as np
 from hpo.etl import default_data_dir, SUBSYSTEMS
 from hpo.forecast import read_load_files, load_series, train
-from hpo.mlops import Registry
+from hpo.mlops.registry import Registry
 
 series = load_series(read_load_files([default_data_dir()/'ons'/'curva_carga'/'CURVA_CARGA_2023.csv']))
 rng = np.random.default_rng(0)

@@ -148,11 +148,11 @@ def site_toc(nbs:Path, # the notebooks folder
     contents = (yaml.safe_load(f.read_text(encoding='utf-8')) or {}) if f.exists() else {}
     contents = (contents.get('website') or {}).get('sidebar', {}).get('contents') or []
     known, seen, groups = set(nb_files), {'index.ipynb'}, [(None, [])]
-    def _add(items, grp):
+    def _add(items, grp, top=True):
         for it in items if isinstance(items, list) else [items]:
-            if isinstance(it, dict) and 'contents' in it:
-                groups.append((it.get('section') or it.get('text'), []))
-                _add(it['contents'], groups[-1][1])
+            if isinstance(it, dict) and 'contents' in it:   # a section; one inside a section is flattened into it (captions do not nest)
+                if top: groups.append((it.get('section') or it.get('text'), []))
+                _add(it['contents'], groups[-1][1] if top else grp, top=False)
                 continue
             nb = it.get('href') if isinstance(it, dict) else it
             nb = str(nb or '').removeprefix('./')

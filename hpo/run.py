@@ -20,7 +20,8 @@ from .etl import SUBSYSTEMS, parse_subsystems, LOCAL_TZ, default_data_dir, build
 from .forecast import (LGBM_PARAMS, Forecaster, load_series, train, evaluate, skill_table)
 from .dispatch import (DISPATCH_COLUMNS, BALANCE_COLUMNS, System, Inputs, deck_system, dispatch, ramp_alerts,
                           water_balance_residual, bound_violations, resolve_water_value)
-from .mlops import Registry, predict_and_optimize_realtime, subsystem_system
+from .mlops.registry import Registry
+from .mlops.realtime import predict_and_optimize_realtime, subsystem_system
 
 # %% auto #0
 __all__ = ['QUICK', 'FULL', 'MODEL_ORDER', 'CSS', 'STAGES', 'RunSettings', 'Progress', 'periods', 'metrics_table', 'mape_summary',

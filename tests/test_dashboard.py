@@ -13,7 +13,7 @@ import pytest
 
 from hpo.etl import default_data_dir, SUBSYSTEMS
 from hpo.forecast import read_load_files, load_series, train
-from hpo.mlops import Registry
+from hpo.mlops.registry import Registry
 from conftest import Server, SHOTS
 
 @pytest.fixture(scope='module')

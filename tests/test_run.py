@@ -90,7 +90,7 @@ def test_summary_json(run):
 
 def test_registry_has_the_promoted_version(run):
     _, out = run
-    from hpo.mlops import Registry
+    from hpo.mlops.registry import Registry
     reg = Registry(out/'registry')
     assert reg.versions() == ['v1'] and reg.serving == 'v1'
     m = reg.verify('v1')   # checksums and library versions

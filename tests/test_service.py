@@ -20,7 +20,8 @@ from hypothesis.configuration import set_hypothesis_home_dir
 from hpo.etl import default_data_dir
 from conftest import Server, free_port
 from hpo.forecast import read_load_files, load_series, train
-from hpo.mlops import Registry, predict_and_optimize_realtime, subsystem_system, psi, STATE
+from hpo.mlops.registry import Registry, psi, STATE
+from hpo.mlops.realtime import predict_and_optimize_realtime, subsystem_system
 from hpo.dispatch import deck_system
 
 set_hypothesis_home_dir(tempfile.mkdtemp(prefix='hpo-hypothesis-'))   # keep Hypothesis's caches out of the repository
@@ -57,7 +58,7 @@ def body(series, hours=337, origin=ORIGIN, **extra):
     return {'subsystem': 'N', 'history_start': h.index[0].isoformat(), 'load_mw': [None if np.isnan(x) else float(x) for x in h], **extra}
 
 def test_import_does_not_load_tensorflow():
-    code = "import sys, hpo.mlops; print(sorted({'tensorflow', 'keras'} & set(sys.modules)))"
+    code = "import sys, hpo.mlops.app, hpo.mlops.monitoring; print(sorted({'tensorflow', 'keras'} & set(sys.modules)))"
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)
     assert r.stdout.strip() == '[]', r.stdout
 
