@@ -7,7 +7,7 @@ from __future__ import annotations
 import json, os, re, shutil, sys, tempfile, time, uuid
 from io import StringIO
 from pathlib import Path
-from .core import HPOError, call_parse_hyphens, run_cli
+from .core import HPOError, call_parse_hyphens, run_cli, replace_folder
 
 # %% auto #0
 __all__ = ['page_name', 'split_directives', 'title_md', 'relink', 'quarto_divs', 'sphinx_nb', 'pandoc_slug', 'site_toc',
@@ -200,13 +200,6 @@ def _one_line(e:BaseException)->str:
     msg = ' | '.join(l.strip() for l in str(e).strip().splitlines()[:1] if l.strip()) or type(e).__name__
     return f'{msg}: {_one_line(e.__cause__)}' if e.__cause__ else msg
 
-def _swap(new:Path, out:Path):
-    "Replace the folder `out` by `new`."
-    old = out.with_name(f'.{out.name}.old-{os.getpid()}')
-    if out.exists(): out.rename(old)
-    new.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
-
 def _check_out(out:Path):
     "Refuse to replace anything but a documentation site (or an empty folder)."
     if out.exists() and (not out.is_dir() or any(out.iterdir())
@@ -296,7 +289,7 @@ def build_docs(path:str=None, # notebooks folder (default: `nbs_path` in setting
         staging = Path(tempfile.mkdtemp(prefix=f'.{out.name}.new-', dir=out.parent))
         try:
             for w in _sphinx(src, staging/'html', Path(tmp)/'doctrees', strict, quiet): print(f'warning: {w}', file=sys.stderr)
-            _swap(staging/'html', out)
+            replace_folder(staging/'html', out)
         finally: shutil.rmtree(staging, ignore_errors=True)
     return {f: out/f'{doc}.html' for f, doc in pages.items()}
 

@@ -15,7 +15,7 @@ from ..forecast import train, backtest
 from .registry import RegistryError, Registry, now_iso, psi, drift_level, feature_psi, feature_levels
 
 # %% auto #0
-__all__ = ['DECISIONS', 'drift_report', 'hpo_monitor', 'retrain', 'hpo_retrain']
+__all__ = ['DECISIONS', 'drift_report', 'command_inputs', 'hpo_monitor', 'retrain', 'hpo_retrain']
 
 # %% ../../nbs/04_mlops/06_monitoring.ipynb #c4e2a2d0
 def _subsystem_report(g:pd.DataFrame,  # the backtest of one subsystem over the period
@@ -71,6 +71,17 @@ def _print_report(rep:dict):
         psi_text = f"{m['psi']:.3f}" if m['psi'] is not None else 'n/a'
         print(f"  {sub:>2}: MAPE {m['mape_pct']:.2f}% (1 h {m['mape_h1_pct']:.2f}%, 24 h {m['mape_h24_pct']:.2f}%), PSI {psi_text} ({m['drift']})")
 
+# %% ../../nbs/04_mlops/06_monitoring.ipynb #76132744
+def command_inputs(registry:str|None,  # the --registry folder
+                   load_files,         # the --load-files: ONS CURVA_CARGA_YYYY.csv files
+                  ) -> tuple:          # (Registry, subsystem -> hourly load)
+    "The registry and the load series that `hpo-monitor` and `hpo-retrain` read, checked in that order."
+    from hpo.forecast import read_load_files, load_series
+    if not registry: raise RegistryError('no registry given (expected --registry DIR)')
+    if not load_files: raise DataError('no load files given', expected='--load-files CURVA_CARGA_YYYY.csv ...')
+    files = load_files if isinstance(load_files, list) else [load_files]
+    return Registry(registry), load_series(read_load_files(files))
+
 # %% ../../nbs/04_mlops/06_monitoring.ipynb #a6794f2e
 @call_parse_hyphens
 def hpo_monitor(registry:str=None,       # model registry folder
@@ -82,11 +93,8 @@ def hpo_monitor(registry:str=None,       # model registry folder
                ):
     "Forecast error (MAPE) and load drift (PSI against the training data) of a registry version on recent load."
     def main():
-        from hpo.forecast import read_load_files, load_series
-        if not registry: raise RegistryError('no registry given (expected --registry DIR)')
-        if not load_files: raise DataError('no load files given', expected='--load-files CURVA_CARGA_YYYY.csv ...')
-        files = load_files if isinstance(load_files, list) else [load_files]
-        rep = drift_report(Registry(registry), load_series(read_load_files(files)), days, end, version)
+        reg, series = command_inputs(registry, load_files)
+        rep = drift_report(reg, series, days, end, version)
         with atomic_path(out) as tmp: Path(tmp).write_text(json.dumps(rep, indent=1))
         _print_report(rep)
         print(f'hpo-monitor: wrote {out}')
@@ -163,12 +171,9 @@ def hpo_retrain(registry:str=None,        # model registry folder
                ):
     "Retrain the serving forecaster when its recent error or drift crosses a threshold; promote the candidate only if it is better."
     def main():
-        from hpo.forecast import read_load_files, load_series
-        if not registry: raise RegistryError('no registry given (expected --registry DIR)')
-        if not load_files: raise DataError('no load files given', expected='--load-files CURVA_CARGA_YYYY.csv ...')
-        files = load_files if isinstance(load_files, list) else [load_files]
+        reg, series = command_inputs(registry, load_files)
         options = {'epochs': int(epochs)} | ({'lgbm_params': {'num_iterations': int(trees)}} if trees else {})
-        retrain(Registry(registry), load_series(read_load_files(files)), days, end, force, max_mape, max_psi, train_days, options,
+        retrain(reg, series, days, end, force, max_mape, max_psi, train_days, options,
                 log=lambda m: print(f'hpo-retrain: {m}', flush=True))
         print(f'hpo-retrain: decision appended to {Path(registry)/DECISIONS}')
     run_cli(main, prog='hpo-retrain')   # returns None: a console script's return value becomes its exit status

@@ -24,7 +24,7 @@ from .realtime import RealtimeResult, predict_and_optimize_realtime, month_deck,
 # %% auto #0
 __all__ = ['MAX_HISTORY_HOURS', 'Load', 'Power', 'Volume', 'HORIZON_HOURS', 'Monitor', 'PredictRequest', 'ForecastHour',
            'PlantHour', 'BalanceHour', 'RampAlert', 'PredictResponse', 'json_column', 'json_records', 'response_body',
-           'NoModelError', 'servable', 'Served', 'ModelService']
+           'NoModelError', 'check_servable', 'Served', 'ModelService']
 
 # %% ../../nbs/04_mlops/03_service.ipynb #4856fad8
 class Monitor:
@@ -185,7 +185,7 @@ class NoModelError(RegistryError):
 
 HORIZON_HOURS = 24   # the service forecasts and dispatches the next 24 hours
 
-def servable(fc:Forecaster, # a loaded version
+def check_servable(fc:Forecaster, # a loaded version
              version:str,   # its name, for the message
             ):
     "An `ArtifactError` unless the forecaster can answer the service's requests."
@@ -243,7 +243,7 @@ def follow(self:ModelService):
             wanted = self.registry.serving
             if wanted is None: return
             if wanted == self.version: self.problems = []; return
-            fc = self.registry.load(wanted); servable(fc, wanted)
+            fc = self.registry.load(wanted); check_servable(fc, wanted)
         except RegistryError as e:
             self.problems = [f'the registry changed but its serving version cannot serve here: {e}']; return
         self.version, self.forecaster, self.problems = wanted, fc, []
@@ -264,7 +264,7 @@ def promote(self:ModelService, version:str, # the version to serve from now on
            ) -> dict:                      # `model_version` and `previous`
     with self._swap:
         previous = self.version
-        servable(self.registry.load(version), version)
+        check_servable(self.registry.load(version), version)
         fc = self.registry.promote(version)      # raises before anything changes
         self.version, self.forecaster, self.problems = version, fc, []
         self._stamp = self._state_stamp()
