@@ -15,8 +15,10 @@ os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 import numpy as np
 import pandas as pd
 
+from fastcore.basics import patch
 from fastcore.script import Param
-from .core import parse_date, HPOError, DataError, atomic_path, call_parse_hyphens, run_cli, as_utc
+from .core import (atomic_folder, parse_date, HPOError, DataError, atomic_path, call_parse_hyphens, run_cli, as_utc, error_metrics,
+                      parallel_map)
 from .etl import SUBSYSTEMS, parse_subsystems, calendar_features, read_ons_load, regularize, default_data_dir
 
 # %% auto #0
@@ -24,7 +26,7 @@ __all__ = ['BASELINES', 'LGBM_PARAMS', 'HALF_LIFE', 'BAND_METHODS', 'ONLINE_GAMM
            'SEARCH_SPACE', 'load_series', 'read_load_files', 'FeatureSpec', 'Design', 'design_of', 'naive_forecast',
            'split_masks', 'recency_weight', 'lightgbm_pair', 'fit_lightgbm', 'refit_lightgbm', 'lightgbm_forecast',
            'lstm_inputs', 'build_lstm', 'lstm_data', 'fit_lstm', 'lstm_weights', 'LSTMNumpy', 'blend_weight',
-           'conformal_band', 'band_check', 'online_band', 'BoosterBag', 'Forecaster', 'fingerprint', 'versions',
+           'conformal_band', 'band_check', 'online_band', 'BoosterBag', 'fingerprint', 'Forecaster', 'versions',
            'lightgbm_bag', 'train', 'save_forecaster', 'load_forecaster', 'backtest', 'score', 'evaluate',
            'skill_table', 'rolling_origin', 'tune_lstm', 'hpo_train', 'hpo_evaluate', 'hpo_forecast', 'hpo_tune']
 
@@ -51,6 +53,7 @@ def _load_frame(data, path=None) -> pd.DataFrame:
     if ts.dt.tz is None: raise DataError('timestamps without a time zone', path, column='timestamp', expected='tz-aware UTC timestamps')
     return df.assign(timestamp=ts.dt.tz_convert('UTC'))
 
+# %% ../nbs/02_forecast.ipynb #6d0c7536
 def load_series(data,                       # integrated table, ONS load frame, or a path to either
                 subsystems:list|None=None,  # subsystems to keep (default: all present)
                 max_fill:int=3,             # for raw ONS load: longest gap filled by interpolation (ETL rule)
@@ -70,6 +73,7 @@ def load_series(data,                       # integrated table, ONS load frame, 
         out[sub] = s.rename(sub)
     return out
 
+# %% ../nbs/02_forecast.ipynb #d5d82a36
 def read_load_files(paths:list, # ONS `CURVA_CARGA_YYYY.csv` (or .parquet) files
                    ) -> pd.DataFrame: # `timestamp`, `subsystem`, `load_mw`, sorted, without repeated hours
     "Read and concatenate raw ONS load files."
@@ -102,6 +106,7 @@ def _shift(a:np.ndarray, k:int) -> np.ndarray:
     else: out[:k] = a[-k:]
     return out
 
+# %% ../nbs/02_forecast.ipynb #1e3e3f48
 def _calendar(index:pd.DatetimeIndex) -> pd.DataFrame:
     "Local calendar of each UTC hour, as numbers."
     cal = calendar_features(pd.Series(index))
@@ -111,10 +116,12 @@ def _calendar(index:pd.DatetimeIndex) -> pd.DataFrame:
                          'optional_holiday': cal.is_optional_holiday.to_numpy(float),
                          'off_day': (cal.is_holiday | cal.is_weekend).to_numpy(float)}, index=index)
 
+# %% ../nbs/02_forecast.ipynb #c628a7f2
 def _rolling_mean(a:np.ndarray, n:int) -> np.ndarray:
     "Mean of the last `n` hours at every hour (NaN with fewer than `n // 2 + 1` known)."
     return pd.Series(a).rolling(n, min_periods=n // 2 + 1).mean().to_numpy()
 
+# %% ../nbs/02_forecast.ipynb #8ff12b65
 class Design:
     "Inputs and targets for every origin of one hourly series (vectorised)."
     def __init__(self,
@@ -136,56 +143,7 @@ class Design:
     def rel(self, k:int) -> np.ndarray:
         "Load at `t-k`, relative to the level at `t`."
         return _shift(self.y, k) / self.level - 1
-
     def target_time(self, h:int) -> pd.DatetimeIndex: return self.index + pd.Timedelta(hours=h)
-
-    def context(self) -> dict:
-        "Context inputs of every origin, by name: how the last 24 hours' mean load moved against the day and the week before, and how each other subsystem's load moved in the last day."
-        if getattr(self, '_context', None) is None:
-            change = lambda a, k: a / _shift(a, k) - 1   # relative change over the last k hours
-            m = _rolling_mean(self.y, 24)
-            ctx = {'day_change': change(m, 24), 'week_change': change(m, 168)}
-            for o, y in self.others.items():
-                ctx[f'other_{o}_change_24h'] = change(y, 24)
-                ctx[f'other_{o}_day_change'] = change(_rolling_mean(y, 24), 24)
-            self._context = ctx
-        return self._context
-
-    def columns(self, h:int,
-                context:bool|list=False, # add the context inputs: all of them (True), or these names (missing ones are NaN)
-               ) -> dict:
-        "Inputs of the horizon-`h` model for every origin, by name."
-        sp, n = self.spec, len(self.y)
-        if getattr(self, '_recent', None) is None:   # the same for every horizon: computed once
-            self._recent = {f'recent_{k}': self.rel(k) for k in range(sp.recent)}
-            self._cal = {c: self.cal[c].to_numpy() for c in ('hour', 'weekday', 'month', 'doy', 'holiday', 'optional_holiday')}
-        cols = dict(self._recent)
-        cols |= {f'lag_{k}': self.rel(k - h) for k in sp.lags}
-        cols |= {f'delta_{k}': _shift(self.y, k - h) / _shift(self.y, k) - 1 for k in sp.lags}
-        cols['trend'] = self.trend
-        cols |= {c: a[h:h + n] for c, a in self._cal.items()}
-        hol = self._cal['holiday']
-        cols['holiday_lag_24'] = hol[h - 24 + np.arange(n)] if h >= 24 else _shift(hol[:n], 24 - h)
-        cols['holiday_lag_168'] = _shift(hol[:n], 168 - h)
-        if context is not False:
-            ctx = self.context()
-            cols |= {c: ctx.get(c, np.full(n, np.nan)) for c in (ctx if context is True else context)}
-        return cols
-
-    @property
-    def n_inputs(self) -> int:
-        "Number of inputs of every horizon's model without the context."
-        if getattr(self, '_n_inputs', None) is None: self._n_inputs = len(self.columns(1))
-        return self._n_inputs
-
-    def tabular(self, h:int, context:bool|list=False) -> pd.DataFrame:
-        "Inputs of the horizon-`h` model for every origin, as a table."
-        return pd.DataFrame(self.columns(h, context), index=self.index)
-
-    def matrix(self, h:int, rows=None, context:bool|list=False) -> np.ndarray:
-        "Inputs of the horizon-`h` model for the origins `rows` (default: all), as an array (the fast path)."
-        cols = self.columns(h, context).values()
-        return np.column_stack([np.asarray(c, float) if rows is None else np.asarray(c, float)[rows] for c in cols])
 
     def target(self, h:int) -> np.ndarray:
         "The load at `t+h` relative to the level at `t`."
@@ -193,6 +151,63 @@ class Design:
 
     def actual(self, h:int) -> np.ndarray: return _shift(self.y, -h)
 
+# %% ../nbs/02_forecast.ipynb #cc3d2f77
+@patch
+def columns(self:Design, h:int,
+            context:bool|list=False, # add the context inputs: all of them (True), or these names (missing ones are NaN)
+           ) -> dict:
+    "Inputs of the horizon-`h` model for every origin, by name."
+    sp, n = self.spec, len(self.y)
+    if getattr(self, '_recent', None) is None:   # the same for every horizon: computed once
+        self._recent = {f'recent_{k}': self.rel(k) for k in range(sp.recent)}
+        self._cal = {c: self.cal[c].to_numpy() for c in ('hour', 'weekday', 'month', 'doy', 'holiday', 'optional_holiday')}
+    cols = dict(self._recent)
+    cols |= {f'lag_{k}': self.rel(k - h) for k in sp.lags}
+    cols |= {f'delta_{k}': _shift(self.y, k - h) / _shift(self.y, k) - 1 for k in sp.lags}
+    cols['trend'] = self.trend
+    cols |= {c: a[h:h + n] for c, a in self._cal.items()}
+    hol = self._cal['holiday']
+    cols['holiday_lag_24'] = hol[h - 24 + np.arange(n)] if h >= 24 else _shift(hol[:n], 24 - h)
+    cols['holiday_lag_168'] = _shift(hol[:n], 168 - h)
+    if context is not False:
+        ctx = self.context()
+        cols |= {c: ctx.get(c, np.full(n, np.nan)) for c in (ctx if context is True else context)}
+    return cols
+
+# %% ../nbs/02_forecast.ipynb #ce65092d
+@patch(as_prop=True)
+def n_inputs(self:Design) -> int:
+    "Number of inputs of every horizon's model without the context."
+    if getattr(self, '_n_inputs', None) is None: self._n_inputs = len(self.columns(1))
+    return self._n_inputs
+
+# %% ../nbs/02_forecast.ipynb #8b9cb24e
+@patch
+def tabular(self:Design, h:int, context:bool|list=False) -> pd.DataFrame:
+    "Inputs of the horizon-`h` model for every origin, as a table."
+    return pd.DataFrame(self.columns(h, context), index=self.index)
+
+@patch
+def matrix(self:Design, h:int, rows=None, context:bool|list=False) -> np.ndarray:
+    "Inputs of the horizon-`h` model for the origins `rows` (default: all), as an array (the fast path)."
+    cols = self.columns(h, context).values()
+    return np.column_stack([np.asarray(c, float) if rows is None else np.asarray(c, float)[rows] for c in cols])
+
+# %% ../nbs/02_forecast.ipynb #38cb44b4
+@patch
+def context(self:Design) -> dict:
+    "Context inputs of every origin, by name: how the last 24 hours' mean load moved against the day and the week before, and how each other subsystem's load moved in the last day."
+    if getattr(self, '_context', None) is None:
+        change = lambda a, k: a / _shift(a, k) - 1   # relative change over the last k hours
+        m = _rolling_mean(self.y, 24)
+        ctx = {'day_change': change(m, 24), 'week_change': change(m, 168)}
+        for o, y in self.others.items():
+            ctx[f'other_{o}_change_24h'] = change(y, 24)
+            ctx[f'other_{o}_day_change'] = change(_rolling_mean(y, 24), 24)
+        self._context = ctx
+    return self._context
+
+# %% ../nbs/02_forecast.ipynb #b7fb7b4e
 def design_of(series:dict, sub:str, spec:FeatureSpec=FeatureSpec()) -> Design:
     "The `Design` of subsystem `sub` of `series`, with the other subsystems of `series` as its context."
     return Design(series[sub], spec, {o: s for o, s in series.items() if o != sub})
@@ -233,6 +248,7 @@ def recency_weight(times:pd.DatetimeIndex, # target hours
     age = np.maximum((as_utc(train_end) - times).total_seconds().to_numpy() / (365.25 * 86400), 0)
     return 0.5 ** (age / half_life)
 
+# %% ../nbs/02_forecast.ipynb #3d26d5a8
 def _clean_rows(d:Design, h:int, train_start, train_end, val_days:int, context:bool|list=False) -> tuple:
     "Inputs, targets and the (training, validation) masks of horizon `h`, keeping only rows with complete inputs."
     X, y = d.tabular(h, context), d.target(h)
@@ -240,6 +256,7 @@ def _clean_rows(d:Design, h:int, train_start, train_end, val_days:int, context:b
     complete = X.notna().all(axis=1).to_numpy()
     return X, y, tr & complete, va & complete
 
+# %% ../nbs/02_forecast.ipynb #222750bf
 def lightgbm_pair(d:Design, h:int, train_start, train_end, val_days:int=365, seed:int=0, n_jobs:int=2,
                   half_life:float|None=HALF_LIFE, # recency weighting (years)
                   refit:bool=True,      # also refit on training + validation with the early-stopped number of trees
@@ -263,19 +280,7 @@ def lightgbm_pair(d:Design, h:int, train_start, train_end, val_days:int=365, see
     n = max(1, int(round(booster.best_iteration * 1.1))) if booster.best_iteration > 0 else booster.current_iteration()
     return booster, lgb.train({**p, 'num_iterations': n}, full)   # +10 % trees for the extra year
 
-def fit_lightgbm(d:Design, h:int, train_start, train_end, val_days:int=365, seed:int=0, n_jobs:int=2, **params):
-    "The horizon-`h` LightGBM model of one series (a `lightgbm.Booster`), early-stopped on the validation period."
-    return lightgbm_pair(d, h, train_start, train_end, val_days, seed, n_jobs, refit=False, **params)[0]
-
-def refit_lightgbm(booster, d:Design, h:int, train_start, train_end, seed:int=0, n_jobs:int=2, half_life:float|None=HALF_LIFE, **params):
-    "Refit on training + validation with the early-stopped number of trees (+10 % for the extra data), on the same inputs."
-    import lightgbm as lgb
-    X, y, tr, _ = _clean_rows(d, h, train_start, train_end, 0, _context_of(booster, d))   # everything up to train_end
-    n = max(1, int(round(booster.best_iteration * 1.1))) if booster.best_iteration > 0 else booster.current_iteration()
-    p = {**LGBM_PARAMS, **params, 'seed': seed, 'num_threads': n_jobs, 'num_iterations': n}
-    w = recency_weight(d.target_time(h), train_end, half_life)
-    return lgb.train(p, lgb.Dataset(X[tr].to_numpy(), y[tr], weight=w[tr], feature_name=list(X.columns)))
-
+# %% ../nbs/02_forecast.ipynb #866b669c
 def _context_of(booster, d:Design) -> list:
     "Names of the context inputs `booster` was trained on (they follow the usual inputs of `d`)."
     return booster.feature_name()[d.n_inputs:]
@@ -285,6 +290,22 @@ def _can_run(context:list, d:Design) -> bool:
     need = {c.split('_')[1] for c in context if c.startswith('other_')}
     return not need or bool(need & set(d.others))
 
+# %% ../nbs/02_forecast.ipynb #c0d90684
+def fit_lightgbm(d:Design, h:int, train_start, train_end, val_days:int=365, seed:int=0, n_jobs:int=2, **params):
+    "The horizon-`h` LightGBM model of one series (a `lightgbm.Booster`), early-stopped on the validation period."
+    return lightgbm_pair(d, h, train_start, train_end, val_days, seed, n_jobs, refit=False, **params)[0]
+
+# %% ../nbs/02_forecast.ipynb #984b812c
+def refit_lightgbm(booster, d:Design, h:int, train_start, train_end, seed:int=0, n_jobs:int=2, half_life:float|None=HALF_LIFE, **params):
+    "Refit on training + validation with the early-stopped number of trees (+10 % for the extra data), on the same inputs."
+    import lightgbm as lgb
+    X, y, tr, _ = _clean_rows(d, h, train_start, train_end, 0, _context_of(booster, d))   # everything up to train_end
+    n = max(1, int(round(booster.best_iteration * 1.1))) if booster.best_iteration > 0 else booster.current_iteration()
+    p = {**LGBM_PARAMS, **params, 'seed': seed, 'num_threads': n_jobs, 'num_iterations': n}
+    w = recency_weight(d.target_time(h), train_end, half_life)
+    return lgb.train(p, lgb.Dataset(X[tr].to_numpy(), y[tr], weight=w[tr], feature_name=list(X.columns)))
+
+# %% ../nbs/02_forecast.ipynb #2bedd5da
 def lightgbm_forecast(booster,   # a LightGBM booster, or a `BoosterBag`
                       d:Design, h:int, rows=None) -> np.ndarray:
     "MW forecasts of the horizon-`h` model for every origin (or the origins `rows`); a bag averages the models it can run."
@@ -343,13 +364,12 @@ def build_lstm(spec:FeatureSpec, n_static:int, units:int=64, dense:int=128, drop
     model.compile(optimizer=keras.optimizers.Adam(lr), loss='mae')
     return model
 
-def _stack(designs:dict, pick) -> tuple:
-    "Pooled LSTM arrays over subsystems for the origins `pick(d)` selects (complete rows only)."
-    parts = [lstm_inputs(d, sub, rows=np.flatnonzero(pick(d))) for sub, d in designs.items()]
-    seq, st, y = (np.concatenate([p[i] for p in parts]) for i in range(3))
-    ok = np.isfinite(seq).all((1, 2)) & np.isfinite(st).all(1) & np.isfinite(y).all(1)
-    return seq[ok], st[ok], y[ok]
+# %% ../nbs/02_forecast.ipynb #a2f8fc38
+def _scale(s, a):
+    "Standardise `a` (its last axis are the features) with scaler `s`; missing values become the mean (0)."
+    return np.nan_to_num(((a - s.mean_) / s.scale_).astype('float32'))
 
+# %% ../nbs/02_forecast.ipynb #65148a3d
 def _origin_masks(d:Design, train_start, train_end, val_days:int) -> tuple:
     "Training and validation origins for the multi-horizon network (all 24 targets inside the period)."
     first, last = d.index + pd.Timedelta(hours=1), d.index + pd.Timedelta(hours=d.spec.horizons)
@@ -357,6 +377,15 @@ def _origin_masks(d:Design, train_start, train_end, val_days:int) -> tuple:
     val_start = end - pd.Timedelta(days=val_days)
     return np.asarray((first >= start) & (last < val_start)), np.asarray((first >= val_start) & (last < end))
 
+# %% ../nbs/02_forecast.ipynb #f7e462c9
+def _stack(designs:dict, pick) -> tuple:
+    "Pooled LSTM arrays over subsystems for the origins `pick(d)` selects (complete rows only)."
+    parts = [lstm_inputs(d, sub, rows=np.flatnonzero(pick(d))) for sub, d in designs.items()]
+    seq, st, y = (np.concatenate([p[i] for p in parts]) for i in range(3))
+    ok = np.isfinite(seq).all((1, 2)) & np.isfinite(st).all(1) & np.isfinite(y).all(1)
+    return seq[ok], st[ok], y[ok]
+
+# %% ../nbs/02_forecast.ipynb #f7c6c44c
 def lstm_data(designs:dict,      # subsystem -> `Design`
               train_start, train_end, val_days:int=365,
               stride:int=3,         # use every `stride`-th training origin
@@ -374,6 +403,7 @@ def lstm_data(designs:dict,      # subsystem -> `Design`
     prep = lambda a: (_scale(sc['sequence'], a[0]), _scale(sc['static'], a[1]), _scale(sc['target'], a[2]))
     return prep(tr), prep(va), sc
 
+# %% ../nbs/02_forecast.ipynb #53dcd1b9
 def fit_lstm(designs:dict,       # subsystem -> `Design`
              train_start, train_end, val_days:int=365,
              epochs:int=6,       # most epochs (early stopping may end sooner)
@@ -390,10 +420,6 @@ def fit_lstm(designs:dict,       # subsystem -> `Design`
                      shuffle=True, callbacks=[stop], verbose=verbose)
     return model, sc, {k: [float(x) for x in v] for k, v in hist.history.items()} | {'n_train': len(y), 'n_val': len(vy)}
 
-def _scale(s, a):
-    "Standardise `a` (its last axis are the features) with scaler `s`; missing values become the mean (0)."
-    return np.nan_to_num(((a - s.mean_) / s.scale_).astype('float32'))
-
 # %% ../nbs/02_forecast.ipynb #2232344a
 def lstm_weights(model) -> dict:
     "The trained weights as plain arrays (what `LSTMNumpy` runs)."
@@ -401,6 +427,7 @@ def lstm_weights(model) -> dict:
     (w1, b1), (w2, b2) = model.get_layer('hidden').get_weights(), model.get_layer('out').get_weights()
     return {'kernel': k, 'recurrent': r, 'bias': b, 'hidden_w': w1, 'hidden_b': b1, 'out_w': w2, 'out_b': b2}
 
+# %% ../nbs/02_forecast.ipynb #87c31914
 def _sigmoid(x): return 1 / (1 + np.exp(-x))
 
 class LSTMNumpy:
@@ -427,6 +454,7 @@ def blend_weight(actual:np.ndarray, a:np.ndarray, b:np.ndarray, step:float=0.05)
     err = [np.mean(np.abs((1 - w) * a[ok] + w * b[ok] - actual[ok]) / actual[ok]) for w in grid]
     return float(grid[int(np.argmin(err))])
 
+# %% ../nbs/02_forecast.ipynb #35745600
 def conformal_band(actual:np.ndarray, p50:np.ndarray, lo:float=0.1, hi:float=0.9,
                    scale:np.ndarray|None=None, # per-row scale of the error (adaptive band; default 1)
                   ) -> tuple:
@@ -439,6 +467,7 @@ def conformal_band(actual:np.ndarray, p50:np.ndarray, lo:float=0.1, hi:float=0.9
     # finite-sample conformal levels
     return (float(np.quantile(r, max(0.0, np.floor(lo * (n + 1)) / n))), float(np.quantile(r, min(1.0, np.ceil(hi * (n + 1)) / n))))
 
+# %% ../nbs/02_forecast.ipynb #979a04dd
 BAND_METHODS = ('fixed', 'adaptive')
 
 def band_check(actual:np.ndarray,   # `(n, H)` actual MW on the validation origins (in time order)
@@ -494,14 +523,24 @@ class BoosterBag:
     def __init__(self, boosters:list): self.boosters = list(boosters)
     def num_trees(self) -> int: return sum(b.num_trees() for b in self.boosters)
 
+# %% ../nbs/02_forecast.ipynb #4778f867
 def _booster_text(b):
     "A booster as text (a list of texts for a `BoosterBag`), for saving."
-    return [x.model_to_string() for x in b.boosters] if isinstance(b, BoosterBag) else b.model_to_string()
+    return [x.model_to_string() for x in b.boosters] if hasattr(b, 'boosters') else b.model_to_string()
 
 def _booster_from(text):
     "The booster (or `BoosterBag`) `_booster_text` wrote."
     import lightgbm as lgb
     return lgb.Booster(model_str=text) if isinstance(text, str) else BoosterBag([lgb.Booster(model_str=t) for t in text])
+
+# %% ../nbs/02_forecast.ipynb #7ee470e9
+def fingerprint(series:dict, start, end) -> str:
+    "SHA-256 of the load values (and their timestamps) a model was trained on."
+    h = hashlib.sha256()
+    for sub in sorted(series):
+        s = series[sub][(series[sub].index >= as_utc(start)) & (series[sub].index < as_utc(end))]
+        h.update(sub.encode()); h.update(s.index.asi8.tobytes()); h.update(np.nan_to_num(s.to_numpy(float), nan=-1).tobytes())
+    return h.hexdigest()
 
 # %% ../nbs/02_forecast.ipynb #893c43a3
 @dataclass
@@ -518,116 +557,136 @@ class Forecaster:
     band_method:str='fixed'                 # 'fixed' or 'adaptive' (`band_check`)
     online_gamma:float=0.0                  # step of the online band correction (`online_band`; 0: the band as calibrated)
 
-    def components(self, d:Design, sub:str, rows) -> dict:
-        "MW forecasts `(len(rows), H)` of each model (`lightgbm`, `lstm`) for the origins `rows` of `d`."
-        rows, H = np.asarray(rows), self.spec.horizons
-        out = {'lightgbm': np.column_stack([lightgbm_forecast(self.boosters[sub][h - 1], d, h, rows) for h in range(1, H + 1)])}
-        if self.lstm is not None: out['lstm'] = self.lstm_forecast(d, sub, rows)
-        return out
+# %% ../nbs/02_forecast.ipynb #a5237df6
+@patch
+def lstm_forecast(self:Forecaster, d:Design, sub:str, rows) -> np.ndarray:
+    "MW forecasts `(len(rows), H)` of the LSTM (NumPy forward pass)."
+    rows = np.asarray(rows)
+    seq, st, _ = lstm_inputs(d, sub, rows)
+    z = LSTMNumpy(self.lstm)(_scale(self.scalers['sequence'], seq), _scale(self.scalers['static'], st))
+    rel = z * self.scalers['target'].scale_ + self.scalers['target'].mean_
+    return (rel + 1) * d.level[rows][:, None]
 
-    def lstm_forecast(self, d:Design, sub:str, rows) -> np.ndarray:
-        "MW forecasts `(len(rows), H)` of the LSTM (NumPy forward pass)."
-        rows = np.asarray(rows)
-        seq, st, _ = lstm_inputs(d, sub, rows)
-        z = LSTMNumpy(self.lstm)(_scale(self.scalers['sequence'], seq), _scale(self.scalers['static'], st))
-        rel = z * self.scalers['target'].scale_ + self.scalers['target'].mean_
-        return (rel + 1) * d.level[rows][:, None]
+# %% ../nbs/02_forecast.ipynb #d63e91cd
+@patch
+def components(self:Forecaster, d:Design, sub:str, rows) -> dict:
+    "MW forecasts `(len(rows), H)` of each model (`lightgbm`, `lstm`) for the origins `rows` of `d`."
+    rows, H = np.asarray(rows), self.spec.horizons
+    out = {'lightgbm': np.column_stack([lightgbm_forecast(self.boosters[sub][h - 1], d, h, rows) for h in range(1, H + 1)])}
+    if self.lstm is not None: out['lstm'] = self.lstm_forecast(d, sub, rows)
+    return out
 
-    def band_scale(self, d:Design, rows) -> np.ndarray:
-        "The band's scale at the origins `rows`: their volatility (adaptive band) or 1."
-        rows = np.asarray(rows)
-        if self.band_method != 'adaptive': return np.ones(len(rows))
-        v = d.volatility[rows]
-        return np.where(np.isfinite(v), v, np.nanmedian(d.volatility) if np.isfinite(d.volatility).any() else 0.02)
+# %% ../nbs/02_forecast.ipynb #bd0df296
+@patch
+def band_scale(self:Forecaster, d:Design, rows) -> np.ndarray:
+    "The band's scale at the origins `rows`: their volatility (adaptive band) or 1."
+    rows = np.asarray(rows)
+    if self.band_method != 'adaptive': return np.ones(len(rows))
+    v = d.volatility[rows]
+    return np.where(np.isfinite(v), v, np.nanmedian(d.volatility) if np.isfinite(d.volatility).any() else 0.02)
 
-    def median(self, sub:str, comp:dict) -> np.ndarray:
-        "P50, the ensemble: LightGBM and the LSTM weighted by `blend` (LightGBM alone without an LSTM)."
-        w = np.asarray(self.blend.get(sub, [0.0] * self.spec.horizons)) if 'lstm' in comp else 0.0
-        return (1 - w) * comp['lightgbm'] + w * comp.get('lstm', 0.0)
+# %% ../nbs/02_forecast.ipynb #322d4808
+@patch
+def median(self:Forecaster, sub:str, comp:dict) -> np.ndarray:
+    "P50, the ensemble: LightGBM and the LSTM weighted by `blend` (LightGBM alone without an LSTM)."
+    w = np.asarray(self.blend.get(sub, [0.0] * self.spec.horizons)) if 'lstm' in comp else 0.0
+    return (1 - w) * comp['lightgbm'] + w * comp.get('lstm', 0.0)
 
-    def combine(self, sub:str, comp:dict, scale=None) -> dict:
-        "P50 (the ensemble), P10 and P90 from the components (`scale`: `band_scale` of the origins)."
-        p50 = self.median(sub, comp)
-        q = np.asarray(self.bands[sub])
-        sc = 1.0 if scale is None else np.asarray(scale, float)[:, None]
-        return {'p10': p50 * (1 + q[:, 0] * sc), 'p50': p50, 'p90': p50 * (1 + q[:, 1] * sc)}
+# %% ../nbs/02_forecast.ipynb #b68fff5c
+@patch
+def combine(self:Forecaster, sub:str, comp:dict, scale=None) -> dict:
+    "P50 (the ensemble), P10 and P90 from the components (`scale`: `band_scale` of the origins)."
+    p50 = self.median(sub, comp)
+    q = np.asarray(self.bands[sub])
+    sc = 1.0 if scale is None else np.asarray(scale, float)[:, None]
+    return {'p10': p50 * (1 + q[:, 0] * sc), 'p50': p50, 'p90': p50 * (1 + q[:, 1] * sc)}
 
-    def calibrated(self, d:Design, sub:str, rows) -> tuple:
-        "The components and the forecast with its band as calibrated (no online correction) at the origins `rows`."
-        comp = self.components(d, sub, rows)
-        return comp, self.combine(sub, comp, self.band_scale(d, rows))
+# %% ../nbs/02_forecast.ipynb #82342ea6
+@patch
+def calibrated(self:Forecaster, d:Design, sub:str, rows) -> tuple:
+    "The components and the forecast with its band as calibrated (no online correction) at the origins `rows`."
+    comp = self.components(d, sub, rows)
+    return comp, self.combine(sub, comp, self.band_scale(d, rows))
 
-    def online_start(self, index:pd.DatetimeIndex) -> int:
-        "The first origin of `index` whose band the online correction follows: targets from the end of training, a full input window."
-        t = max(as_utc(self.meta['train_end']) - pd.Timedelta(hours=self.spec.horizons), index[0] + pd.Timedelta(hours=self.spec.history_hours))
-        return int(index.searchsorted(t))
+# %% ../nbs/02_forecast.ipynb #0e75df94
+@patch
+def online_start(self:Forecaster, index:pd.DatetimeIndex) -> int:
+    "The first origin of `index` whose band the online correction follows: targets from the end of training, a full input window."
+    t = max(as_utc(self.meta['train_end']) - pd.Timedelta(hours=self.spec.horizons), index[0] + pd.Timedelta(hours=self.spec.history_hours))
+    return int(index.searchsorted(t))
 
-    def quantiles(self, d:Design, sub:str, rows,
-                  first:int|None=None,   # first origin of the online correction (default: `online_start`)
-                  state:dict|None=None,  # the `online_band` state at the origin before `first` (default: a fresh start)
-                 ) -> tuple:             # components, {p10, p50, p90} `(len(rows), H)` and the online state after the last row
-        "The served forecast at the origins `rows` (ascending), its band corrected online by the misses since training."
-        rows = np.asarray(rows)
-        if not self.online_gamma: return *self.calibrated(d, sub, rows), None
-        first, H = self.online_start(d.index) if first is None else first, self.spec.horizons
-        grid = np.arange(first, rows.max() + 1)   # every origin the correction runs through (consecutive hours)
-        todo = np.union1d(rows, grid[np.isfinite(d.level[grid])])
-        comp, q = self.calibrated(d, sub, todo)
-        fr = np.ones((len(todo), 2, H))   # factors of the band's two sides; 1 before the correction starts
-        if state is not None: fr[todo == first - 1] = np.exp(state['z'])   # the origin the given state ends at
-        if len(grid):
-            at = todo >= first
-            band = np.full((len(grid), 3, H), np.nan)
-            band[todo[at] - first] = np.stack([q['p10'][at], q['p50'][at], q['p90'][at]], 1)
-            load = np.where(d.index[grid] >= as_utc(self.meta['train_end']), d.y[grid], np.nan)   # learn from targets after training only
-            f, state = online_band(band, load, self.online_gamma, state=state)
-            state['as_of'] = d.index[grid[-1]]
-            fr[at] = f[todo[at] - first]
-        pick = np.searchsorted(todo, rows)
-        comp, q, fr = {k: v[pick] for k, v in comp.items()}, {k: v[pick] for k, v in q.items()}, fr[pick]
-        q['p10'], q['p90'] = q['p50'] - fr[:, 0] * (q['p50'] - q['p10']), q['p50'] + fr[:, 1] * (q['p90'] - q['p50'])
-        return comp, q, state
+# %% ../nbs/02_forecast.ipynb #38c81f97
+@patch
+def quantiles(self:Forecaster, d:Design, sub:str, rows,
+              first:int|None=None,   # first origin of the online correction (default: `online_start`)
+              state:dict|None=None,  # the `online_band` state at the origin before `first` (default: a fresh start)
+             ) -> tuple:             # components, {p10, p50, p90} `(len(rows), H)` and the online state after the last row
+    "The served forecast at the origins `rows` (ascending), its band corrected online by the misses since training."
+    rows = np.asarray(rows)
+    if not self.online_gamma: return *self.calibrated(d, sub, rows), None
+    first, H = self.online_start(d.index) if first is None else first, self.spec.horizons
+    grid = np.arange(first, rows.max() + 1)   # every origin the correction runs through (consecutive hours)
+    todo = np.union1d(rows, grid[np.isfinite(d.level[grid])])
+    comp, q = self.calibrated(d, sub, todo)
+    fr = np.ones((len(todo), 2, H))   # factors of the band's two sides; 1 before the correction starts
+    if state is not None: fr[todo == first - 1] = np.exp(state['z'])   # the origin the given state ends at
+    if len(grid):
+        at = todo >= first
+        band = np.full((len(grid), 3, H), np.nan)
+        band[todo[at] - first] = np.stack([q['p10'][at], q['p50'][at], q['p90'][at]], 1)
+        load = np.where(d.index[grid] >= as_utc(self.meta['train_end']), d.y[grid], np.nan)   # learn from targets after training only
+        f, state = online_band(band, load, self.online_gamma, state=state)
+        state['as_of'] = d.index[grid[-1]]
+        fr[at] = f[todo[at] - first]
+    pick = np.searchsorted(todo, rows)
+    comp, q, fr = {k: v[pick] for k, v in comp.items()}, {k: v[pick] for k, v in q.items()}, fr[pick]
+    q['p10'], q['p90'] = q['p50'] - fr[:, 0] * (q['p50'] - q['p10']), q['p50'] + fr[:, 1] * (q['p90'] - q['p50'])
+    return comp, q, state
 
-    def forecast(self, history,                 # integrated table, ONS load frame, file, or {subsystem: Series}
-                 subsystems:list|None=None,     # default: every subsystem of the model found in the history
-                ) -> pd.DataFrame:              # origin, timestamp, subsystem, horizon, p10_mw, p50_mw, p90_mw
-        "The next `horizons` hours after the last hour of the history, with P10/P50/P90."
-        series = history if isinstance(history, dict) else load_series(history)
-        subs = subsystems or [s for s in self.subsystems if s in series]
-        out = []
-        for sub in subs:
-            if sub not in self.subsystems: raise DataError(f'the model was not trained for subsystem {sub!r}', expected=f'one of {self.subsystems}')
-            if sub not in series: raise DataError(f'no history for subsystem {sub!r}', column='subsystem')
-            s = series[sub].asfreq('h')
-            if len(s) < self.spec.history_hours + 1:
-                raise DataError(f'{sub}: {len(s)} hours of history', expected=f'at least {self.spec.history_hours + 1} hours ending at the origin')
-            if not np.isfinite(s.iloc[-1]):
-                raise DataError(f'{sub}: no load at the last hour of the history ({s.index[-1]})', expected='a known load at the forecast origin')
-            r = self._forecast_one(sub, s, {o: x for o, x in series.items() if o != sub})   # the others: context inputs
-            H = self.spec.horizons
-            out.append(pd.DataFrame({'origin': s.index[-1], 'timestamp': s.index[-1] + pd.to_timedelta(np.arange(1, H + 1), 'h'),
-                                     'subsystem': sub, 'horizon': np.arange(1, H + 1),
-                                     'p10_mw': r['p10'][0], 'p50_mw': r['p50'][0], 'p90_mw': r['p90'][0]}))
-        return pd.concat(out, ignore_index=True)
+# %% ../nbs/02_forecast.ipynb #ff126482
+@patch
+def _forecast_one(self:Forecaster, sub:str, s:pd.Series, others:dict) -> dict:
+    "P10/P50/P90 `(1, H)` from the last hour of `s`: the online correction replays the history since training, or goes on from the last call's state."
+    keep, first = self.spec.history_hours + 1, self.online_start(s.index)
+    if not self.online_gamma or first >= len(s) - 1:   # nothing observed since training to learn from: the band as calibrated
+        d = Design(s.iloc[-keep:], self.spec, others)
+        return self.calibrated(d, sub, [len(d.y) - 1])[1]
+    data, read_from = {**others, sub: s}, s.index[first] - pd.Timedelta(hours=keep - 1)   # what a fresh replay reads
+    seen = lambda t: fingerprint(data, read_from, t + pd.Timedelta(hours=1))   # the series and their loads read up to hour t
+    memo, state = getattr(self, '_online', {}).get(sub), None
+    if memo and memo['read_from'] == read_from and memo['as_of'] <= s.index[-1] and memo['seen'] == seen(memo['as_of']):
+        state = memo['state']; first = int(s.index.get_loc(memo['as_of'])) + 1   # go on from the last call
+    start = max(0, min(first, len(s) - 1) - keep + 1)
+    d = Design(s.iloc[start:], self.spec, others)
+    _, q, state = self.quantiles(d, sub, [len(d.y) - 1], first - start, state)
+    if state is not None:
+        self._online = getattr(self, '_online', {}) | {sub: {'read_from': read_from, 'as_of': state['as_of'], 'state': state,
+                                                             'seen': seen(state['as_of'])}}
+    return q
 
-    def _forecast_one(self, sub:str, s:pd.Series, others:dict) -> dict:
-        "P10/P50/P90 `(1, H)` from the last hour of `s`: the online correction replays the history since training, or goes on from the last call's state."
-        keep, first = self.spec.history_hours + 1, self.online_start(s.index)
-        if not self.online_gamma or first >= len(s) - 1:   # nothing observed since training to learn from: the band as calibrated
-            d = Design(s.iloc[-keep:], self.spec, others)
-            return self.calibrated(d, sub, [len(d.y) - 1])[1]
-        data, read_from = {**others, sub: s}, s.index[first] - pd.Timedelta(hours=keep - 1)   # what a fresh replay reads
-        seen = lambda t: fingerprint(data, read_from, t + pd.Timedelta(hours=1))   # the series and their loads read up to hour t
-        memo, state = getattr(self, '_online', {}).get(sub), None
-        if memo and memo['read_from'] == read_from and memo['as_of'] <= s.index[-1] and memo['seen'] == seen(memo['as_of']):
-            state = memo['state']; first = int(s.index.get_loc(memo['as_of'])) + 1   # go on from the last call
-        start = max(0, min(first, len(s) - 1) - keep + 1)
-        d = Design(s.iloc[start:], self.spec, others)
-        _, q, state = self.quantiles(d, sub, [len(d.y) - 1], first - start, state)
-        if state is not None:
-            self._online = getattr(self, '_online', {}) | {sub: {'read_from': read_from, 'as_of': state['as_of'], 'state': state,
-                                                                 'seen': seen(state['as_of'])}}
-        return q
+# %% ../nbs/02_forecast.ipynb #9b186b33
+@patch
+def forecast(self:Forecaster, history,                 # integrated table, ONS load frame, file, or {subsystem: Series}
+             subsystems:list|None=None,     # default: every subsystem of the model found in the history
+            ) -> pd.DataFrame:              # origin, timestamp, subsystem, horizon, p10_mw, p50_mw, p90_mw
+    "The next `horizons` hours after the last hour of the history, with P10/P50/P90."
+    series = history if isinstance(history, dict) else load_series(history)
+    subs = subsystems or [s for s in self.subsystems if s in series]
+    out = []
+    for sub in subs:
+        if sub not in self.subsystems: raise DataError(f'the model was not trained for subsystem {sub!r}', expected=f'one of {self.subsystems}')
+        if sub not in series: raise DataError(f'no history for subsystem {sub!r}', column='subsystem')
+        s = series[sub].asfreq('h')
+        if len(s) < self.spec.history_hours + 1:
+            raise DataError(f'{sub}: {len(s)} hours of history', expected=f'at least {self.spec.history_hours + 1} hours ending at the origin')
+        if not np.isfinite(s.iloc[-1]):
+            raise DataError(f'{sub}: no load at the last hour of the history ({s.index[-1]})', expected='a known load at the forecast origin')
+        r = self._forecast_one(sub, s, {o: x for o, x in series.items() if o != sub})   # the others: context inputs
+        H = self.spec.horizons
+        out.append(pd.DataFrame({'origin': s.index[-1], 'timestamp': s.index[-1] + pd.to_timedelta(np.arange(1, H + 1), 'h'),
+                                 'subsystem': sub, 'horizon': np.arange(1, H + 1),
+                                 'p10_mw': r['p10'][0], 'p50_mw': r['p50'][0], 'p90_mw': r['p90'][0]}))
+    return pd.concat(out, ignore_index=True)
 
 # %% ../nbs/02_forecast.ipynb #3a293608
 def _progress(i:int, n:int, what:str, t0:float, log):
@@ -635,14 +694,7 @@ def _progress(i:int, n:int, what:str, t0:float, log):
     done = int(30 * i / n)
     log(f"\r  [{'#' * done}{'.' * (30 - done)}] {i}/{n} {what} ({time.time() - t0:.0f}s)", end='' if i < n else '\n', flush=True)
 
-def fingerprint(series:dict, start, end) -> str:
-    "SHA-256 of the load values (and their timestamps) a model was trained on."
-    h = hashlib.sha256()
-    for sub in sorted(series):
-        s = series[sub][(series[sub].index >= as_utc(start)) & (series[sub].index < as_utc(end))]
-        h.update(sub.encode()); h.update(s.index.asi8.tobytes()); h.update(np.nan_to_num(s.to_numpy(float), nan=-1).tobytes())
-    return h.hexdigest()
-
+# %% ../nbs/02_forecast.ipynb #326b10b9
 def versions() -> dict:
     "Versions of the libraries a model depends on."
     import importlib.metadata as md
@@ -652,6 +704,7 @@ def versions() -> dict:
         except md.PackageNotFoundError: pass
     return v
 
+# %% ../nbs/02_forecast.ipynb #b07dd64f
 BAG_FROM = 13  # horizons from this one average two LightGBM models (chosen on the validation years, see above)
 
 def lightgbm_bag(d:Design, h:int, train_start, train_end, val_days:int=365, seed:int=0,
@@ -664,12 +717,15 @@ def lightgbm_bag(d:Design, h:int, train_start, train_end, val_days:int=365, seed
     if len(pairs) == 1: return pairs[0]
     return BoosterBag([p[0] for p in pairs]), BoosterBag([p[1] for p in pairs])
 
+# %% ../nbs/02_forecast.ipynb #c97e4c1f
 _WORKER = {}   # state of a LightGBM worker process: the series, the spec, the settings and the designs built so far
 
-def _worker_init(series:dict, spec:FeatureSpec|dict, settings:dict):
+def _worker_init(series:dict, spec:FeatureSpec|dict, settings:dict, designs:dict|None=None):
+    "Set up a worker (or the calling process): the series, the spec, the settings and any designs already built."
     spec = FeatureSpec(**spec) if isinstance(spec, dict) else spec
-    _WORKER.clear(); _WORKER.update(series=series, spec=spec, settings=settings, designs={})
+    _WORKER.clear(); _WORKER.update(series=series, spec=spec, settings=settings, designs=dict(designs or {}))
 
+# %% ../nbs/02_forecast.ipynb #abab6127
 def _worker_fit(sub:str, h:int, n_jobs:int=1) -> tuple:
     "Train the horizon-`h` model of `sub` (in a worker, or in the calling process); its validation forecasts."
     w, st = _WORKER, _WORKER['settings']
@@ -678,36 +734,73 @@ def _worker_fit(sub:str, h:int, n_jobs:int=1) -> tuple:
                                    st['context'], n_jobs=n_jobs, half_life=st['half_life'], refit=st['refit'], **st['params'])
     return sub, h, _booster_text(served), lightgbm_forecast(stopped, d, h, st['val_rows'][sub])   # validation: out of sample
 
+# %% ../nbs/02_forecast.ipynb #bf4f1d6f
 def _fit_all(jobs:list, series:dict, spec:FeatureSpec, settings:dict, workers:int, n_jobs:int, designs:dict|None=None):
     "Yield `(sub, h, served booster, validation forecasts)` for every job, in the order they finish."
     # side by side, the models train in separate processes: LightGBM trainings running in threads of one process
     # crashed it now and then (a data race inside lib_lightgbm.so); one at a time, LightGBM's own threads do the work
-    if workers <= 1:
-        _worker_init(series, spec, settings); _WORKER['designs'].update(designs or {})
-        try:
-            for sub, h in jobs:
-                sub, h, text, pv = _worker_fit(sub, h, n_jobs)
-                yield sub, h, _booster_from(text), pv
-        finally: _WORKER.clear()
-        return
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    main = sys.modules['__main__']
-    hidden = {k: main.__dict__.pop(k) for k in ('__file__', '__spec__') if k in main.__dict__}
-    try:   # a fresh interpreter per worker ('spawn': no OpenMP or TensorFlow state copied by a fork), which needs only
-           # hpo.forecast: the caller's script is kept out of it (it would run again in the worker when unguarded)
-        main.__spec__ = None
-        import hpo.forecast as mod   # the package's functions and classes, which a worker can import (also when this runs in a notebook)
-        ex = ProcessPoolExecutor(workers, mp_context=mp.get_context('spawn'), initializer=mod._worker_init,
-                                 initargs=(series, asdict(spec), settings))
-        futures = [ex.submit(mod._worker_fit, sub, h, 1) for sub, h in jobs]
-    finally:
-        main.__dict__.pop('__spec__', None); main.__dict__.update(hidden)
-    with ex:
-        for f in as_completed(futures):
-            sub, h, text, pv = f.result()
+    if workers <= 1: fit, init, args, tasks = _worker_fit, _worker_init, (series, spec, settings, designs), [(s, h, n_jobs) for s, h in jobs]
+    else:   # the workers ('spawn': fresh interpreters) import the package's functions, also when this runs in a notebook
+        import hpo.forecast as mod
+        fit, init, args, tasks = mod._worker_fit, mod._worker_init, (series, asdict(spec), settings), [(s, h, 1) for s, h in jobs]
+    try:
+        for _, (sub, h, text, pv) in parallel_map(fit, tasks, workers, init, args):
             yield sub, h, _booster_from(text), pv
+    finally: _WORKER.clear()
 
+# %% ../nbs/02_forecast.ipynb #ea6d603a
+def _fit_lightgbm_all(designs:dict, used:dict, spec:FeatureSpec, settings:dict, workers:int|None, n_jobs:int, log, t0:float) -> tuple:
+    "Every subsystem's and horizon's LightGBM model, and their forecasts on the validation origins (with a progress bar)."
+    subs, H, val_rows = list(designs), spec.horizons, settings['val_rows']
+    boosters = {sub: [None] * H for sub in subs}
+    val_lgbm = {sub: np.full((len(val_rows[sub]), H), np.nan) for sub in subs}
+    jobs = [(sub, h) for sub in subs for h in range(1, H + 1)]
+    if workers is None: workers = 2 if sum(len(d.y) for d in designs.values()) * H > 2_000_000 and (os.cpu_count() or 1) > 1 else 1
+    for n, (sub, h, served, pv) in enumerate(_fit_all(jobs, used, spec, settings, workers, n_jobs, designs), 1):
+        boosters[sub][h - 1], val_lgbm[sub][:, h - 1] = served, pv
+        _progress(n, len(jobs), f'{sub} h={h}', t0, log)
+    return boosters, val_lgbm
+
+# %% ../nbs/02_forecast.ipynb #8e093f5d
+def _fit_lstm_part(fc, designs:dict, train_start, train_end, val_days:int, epochs:int, stride:int, seed:int, batch_size:int,
+                   lstm_params:dict|None, log) -> dict:
+    "Fit the LSTM into `fc` (its weights, scalers and the Keras model); the training history."
+    log(f'LSTM: up to {epochs} epochs')
+    model, fc.scalers, hist = fit_lstm(designs, train_start, train_end, val_days, epochs=epochs, stride=stride, seed=seed,
+                                       batch_size=batch_size, verbose=(1 if sys.stdout.isatty() else 2) if log is print else 0,
+                                       **(lstm_params or {}))
+    fc.lstm = lstm_weights(model)
+    fc._keras = model
+    return hist
+
+# %% ../nbs/02_forecast.ipynb #0a884cdc
+def _blend_on_validation(fc, designs:dict, val_rows:dict, val_lgbm:dict) -> tuple:
+    "The ensemble weights into `fc.blend`; per subsystem (actual, P50, volatility) on the validation origins, and the validation MAPE of each forecast."
+    H, val_scores, val = fc.spec.horizons, {}, {}
+    for sub in fc.subsystems:
+        d, rows = designs[sub], val_rows[sub]
+        comp = {'lightgbm': val_lgbm[sub]} | ({'lstm': fc.lstm_forecast(d, sub, rows)} if fc.lstm is not None else {})
+        act = np.column_stack([d.actual(h)[rows] for h in range(1, H + 1)])
+        fc.blend[sub] = [blend_weight(act[:, h], comp['lightgbm'][:, h], comp['lstm'][:, h]) if 'lstm' in comp else 0.0 for h in range(H)]
+        p50 = fc.median(sub, comp)
+        val[sub] = act, p50, d.volatility[rows]
+        val_scores[sub] = {name: [float(np.nanmean(np.abs(f[:, h] - act[:, h]) / act[:, h]) * 100) for h in range(H)]
+                           for name, f in {**comp, 'ensemble': p50}.items()}
+    return val, val_scores
+
+# %% ../nbs/02_forecast.ipynb #af0859fc
+def _calibrate_band(fc, val:dict, band_method:str, online_gamma:float) -> dict:
+    "The band method (with 'auto' the one `band_check` prefers), the quantile corrections and the online step into `fc`; the checks."
+    checks = {sub: band_check(*val[sub]) for sub in fc.subsystems}
+    if band_method == 'auto':   # one method for the whole model, by the mean gap over subsystems
+        band_method = min(BAND_METHODS, key=lambda m: np.mean([c[m] for c in checks.values()]))
+    fc.band_method, fc.online_gamma = band_method, online_gamma
+    for sub in fc.subsystems:
+        act, p50, vol = val[sub]
+        fc.bands[sub] = [conformal_band(act[:, h], p50[:, h], scale=vol if band_method == 'adaptive' else None) for h in range(fc.spec.horizons)]
+    return checks
+
+# %% ../nbs/02_forecast.ipynb #5d5cdf2e
 def train(series:dict,                 # subsystem -> hourly series (`load_series`)
           train_end,                   # first hour NOT used (targets before it); the test period starts here
           train_start='2012-01-01',    # first target hour used
@@ -735,52 +828,23 @@ def train(series:dict,                 # subsystem -> hourly series (`load_serie
     subs = [s for s in SUBSYSTEMS if s in series]
     used = {s: series[s] for s in subs}   # the series trained on: each one's design has the others as context, here and in the workers
     designs = {sub: design_of(used, sub, spec) for sub in subs}
-    H = spec.horizons
     # validation origins: all their targets inside the validation period
     val_rows = {sub: np.flatnonzero(_origin_masks(d, train_start, train_end, val_days)[1] & np.isfinite(d.level)) for sub, d in designs.items()}
-    log(f'LightGBM: {len(subs)} subsystems x {H} horizons' + (' (early-stopped, then refitted on training + validation)' if refit else ''))
-    boosters = {sub: [None] * H for sub in subs}
-    val_lgbm = {sub: np.full((len(val_rows[sub]), H), np.nan) for sub in subs}
-    jobs = [(sub, h) for sub in subs for h in range(1, H + 1)]
+    log(f'LightGBM: {len(subs)} subsystems x {spec.horizons} horizons' + (' (early-stopped, then refitted on training + validation)' if refit else ''))
     settings = dict(train_start=train_start, train_end=train_end, val_days=val_days, seed=seed, half_life=half_life, refit=refit,
                     params=lgbm_params or {}, val_rows=val_rows, bag_from=bag_from, context=context)
-    if workers is None: workers = 2 if sum(len(d.y) for d in designs.values()) * H > 2_000_000 and (os.cpu_count() or 1) > 1 else 1
-    for n, (sub, h, served, pv) in enumerate(_fit_all(jobs, used, spec, settings, workers, n_jobs, designs), 1):
-        boosters[sub][h - 1], val_lgbm[sub][:, h - 1] = served, pv
-        _progress(n, len(jobs), f'{sub} h={h}', t0, log)
+    boosters, val_lgbm = _fit_lightgbm_all(designs, used, spec, settings, workers, n_jobs, log, t0)
     t_lgbm = time.time() - t0
     fc = Forecaster(spec, subs, boosters, meta={})
-    hist = {}
-    if epochs > 0:
-        log(f'LSTM: up to {epochs} epochs')
-        model, fc.scalers, hist = fit_lstm(designs, train_start, train_end, val_days, epochs=epochs, stride=stride, seed=seed,
-                                           batch_size=batch_size, verbose=(1 if sys.stdout.isatty() else 2) if log is print else 0,
-                                           **(lstm_params or {}))
-        fc.lstm = lstm_weights(model)
-        fc._keras = model
+    hist = _fit_lstm_part(fc, designs, train_start, train_end, val_days, epochs, stride, seed, batch_size, lstm_params, log) if epochs > 0 else {}
     t_lstm = time.time() - t0 - t_lgbm
     # validation: ensemble weights, then the band method and the quantile bands, per subsystem and horizon
-    val_scores, val = {}, {}
-    for sub in subs:
-        d, rows = designs[sub], val_rows[sub]
-        comp = {'lightgbm': val_lgbm[sub]} | ({'lstm': fc.lstm_forecast(d, sub, rows)} if fc.lstm is not None else {})
-        act = np.column_stack([d.actual(h)[rows] for h in range(1, H + 1)])
-        fc.blend[sub] = [blend_weight(act[:, h], comp['lightgbm'][:, h], comp['lstm'][:, h]) if 'lstm' in comp else 0.0 for h in range(H)]
-        p50 = fc.median(sub, comp)
-        val[sub] = act, p50, d.volatility[rows]
-        val_scores[sub] = {name: [float(np.nanmean(np.abs(f[:, h] - act[:, h]) / act[:, h]) * 100) for h in range(H)]
-                           for name, f in {**comp, 'ensemble': p50}.items()}
-    checks = {sub: band_check(*val[sub]) for sub in subs}
-    if band_method == 'auto':   # one method for the whole model, by the mean gap over subsystems
-        band_method = min(BAND_METHODS, key=lambda m: np.mean([c[m] for c in checks.values()]))
-    fc.band_method, fc.online_gamma = band_method, online_gamma
-    for sub in subs:
-        act, p50, vol = val[sub]
-        fc.bands[sub] = [conformal_band(act[:, h], p50[:, h], scale=vol if band_method == 'adaptive' else None) for h in range(H)]
+    val, val_scores = _blend_on_validation(fc, designs, val_rows, val_lgbm)
+    checks = _calibrate_band(fc, val, band_method, online_gamma)
     fc.meta = {'train_start': str(as_utc(train_start)), 'train_end': str(as_utc(train_end)), 'val_days': val_days,
                'validation_start': str(as_utc(train_end) - pd.Timedelta(days=val_days)),
                'validation_mape': val_scores, 'lstm_history': hist, 'fingerprint': fingerprint(series, train_start, train_end),
-               'band_method': band_method, 'band_check': checks, 'online_gamma': online_gamma, 'half_life': half_life, 'refit': refit, 'bag_from': bag_from, 'context': context,
+               'band_method': fc.band_method, 'band_check': checks, 'online_gamma': online_gamma, 'half_life': half_life, 'refit': refit, 'bag_from': bag_from, 'context': context,
                'train_seconds': {'lightgbm': round(t_lgbm, 1), 'lstm': round(t_lstm, 1), 'total': round(time.time() - t0, 1)},
                'created': pd.Timestamp.now('UTC').isoformat(timespec='seconds'), 'versions': versions()}
     return fc
@@ -790,13 +854,11 @@ MODEL_FILES = ('preprocess.joblib', 'lightgbm.joblib', 'calibration.json', 'meta
 
 def save_forecaster(fc:Forecaster, path) -> Path:
     "Write the model folder `path` atomically (replacing a previous model there)."
-    import joblib, shutil, tempfile
+    import joblib
     path = Path(path)
     if path.exists() and any(path.iterdir()) and not (path/'metadata.json').exists():
         raise DataError('the folder exists and is not a model folder; not replacing it', path, expected='a new or a model folder')
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{path.name}.', dir=path.parent))
-    try:
+    with atomic_folder(path) as tmp:
         joblib.dump({'spec': asdict(fc.spec), 'subsystems': fc.subsystems, 'scalers': fc.scalers}, tmp/'preprocess.joblib')
         joblib.dump({sub: [_booster_text(b) for b in bs] for sub, bs in fc.boosters.items()}, tmp/'lightgbm.joblib')
         if fc.lstm is not None:
@@ -805,13 +867,9 @@ def save_forecaster(fc:Forecaster, path) -> Path:
         (tmp/'calibration.json').write_text(json.dumps({'blend': fc.blend, 'bands': fc.bands, 'band_method': fc.band_method,
                                                           'online_gamma': fc.online_gamma}, indent=1))
         (tmp/'metadata.json').write_text(json.dumps(fc.meta, indent=1, default=str))
-        old = path.with_name(f'.{path.name}.old-{os.getpid()}')
-        if path.exists(): path.rename(old)
-        tmp.rename(path)
-        shutil.rmtree(old, ignore_errors=True)
-    finally: shutil.rmtree(tmp, ignore_errors=True)
     return path
 
+# %% ../nbs/02_forecast.ipynb #4dd13894
 def load_forecaster(path) -> Forecaster:
     "Read a model folder written by `save_forecaster` (no TensorFlow needed)."
     import joblib, lightgbm as lgb
@@ -856,25 +914,16 @@ def backtest(fc:Forecaster, series:dict, start, end,
     if not out: raise DataError(f'no hour to evaluate between {start} and {end}', expected='load data covering the test period and the history before it')
     return pd.concat(out, ignore_index=True)
 
-def _metrics(a:np.ndarray, f:np.ndarray, lo=None, hi=None) -> dict:
-    ok = np.isfinite(a) & np.isfinite(f)
-    a, f, e = a[ok], f[ok], f[ok] - a[ok]
-    m = {'mape': float(np.mean(np.abs(e) / a) * 100), 'rmse_mw': float(np.sqrt(np.mean(e ** 2))), 'mae_mw': float(np.mean(np.abs(e))), 'n_hours': int(ok.sum())}
-    if lo is not None:
-        lo, hi = lo[ok], hi[ok]
-        m['coverage_p10_p90'] = float(np.mean((a >= lo) & (a <= hi)))
-        pin = lambda q, p: np.mean(np.maximum(q * (a - p), (q - 1) * (a - p)))
-        m['pinball_mw'] = float((pin(0.1, lo) + pin(0.5, f) + pin(0.9, hi)) / 3)
-    return m
-
+# %% ../nbs/02_forecast.ipynb #30ff2599
 def score(bt:pd.DataFrame, column:str='p50_mw') -> dict:
     "`{subsystem: {horizon (str): metrics}}` of one forecast column of a backtest (the band is scored with P50)."
     out = {}
     for (sub, h), g in bt.groupby(['subsystem', 'horizon'], sort=True):
         band = (g['p10_mw'].to_numpy(), g['p90_mw'].to_numpy()) if column == 'p50_mw' else (None, None)
-        out.setdefault(sub, {})[str(h)] = _metrics(g['actual_mw'].to_numpy(), g[column].to_numpy(), *band)
+        out.setdefault(sub, {})[str(h)] = error_metrics(g['actual_mw'].to_numpy(), g[column].to_numpy(), *band)
     return out
 
+# %% ../nbs/02_forecast.ipynb #0315a4e5
 def evaluate(fc:Forecaster, series:dict, start, end, horizons=None) -> dict:
     "The evaluation report: the served model, its components and the baselines on the same hours."
     bt = backtest(fc, series, start, end, horizons)
@@ -883,7 +932,8 @@ def evaluate(fc:Forecaster, series:dict, start, end, horizons=None) -> dict:
     rep['test_period'] = {'start': str(as_utc(start)), 'end': str(as_utc(end)), 'rule': 'target hours in [start, end), UTC; flagged or missing actual load not scored'}
     return rep
 
-# The reference of issue 7: a quick LightGBM on level-normalised lags and calendar, no weather, trained on 2012-2022
+# %% ../nbs/02_forecast.ipynb #2b58fb58
+# A reference from a first quick model: LightGBM on level-normalised lags and calendar, no weather, trained on 2012-2022
 # with impossible values removed; MAPE (%) on 2023 per subsystem and horizon. The served model must be at or below it.
 REFERENCE_MAPE = {'SE': {1: 0.53, 24: 2.23}, 'S': {1: 0.89, 24: 3.62}, 'NE': {1: 0.72, 24: 1.93}, 'N': {1: 0.75, 24: 2.04}}
 
@@ -924,9 +974,9 @@ def rolling_origin(series:dict,              # subsystem -> hourly series (`load
                 _, booster = lightgbm_bag(d, h, train_start, o, val_days, bag_from=bag_from, context=context, **lgbm_params)
                 a = act[rows]
                 row = {'origin': o, 'end': e, 'subsystem': sub, 'horizon': h,
-                       **_metrics(a, lightgbm_forecast(booster, d, h, rows)),
-                       'persistence_mape': _metrics(a, naive_forecast(d, h, 'persistence')[rows])['mape']}
-                if fixed is not None: row['fixed_mape'] = _metrics(a, lightgbm_forecast(fixed.boosters[sub][h - 1], d, h, rows))['mape']
+                       **error_metrics(a, lightgbm_forecast(booster, d, h, rows)),
+                       'persistence_mape': error_metrics(a, naive_forecast(d, h, 'persistence')[rows])['mape']}
+                if fixed is not None: row['fixed_mape'] = error_metrics(a, lightgbm_forecast(fixed.boosters[sub][h - 1], d, h, rows))['mape']
                 out.append(row)
         log(f'  origin {o:%Y-%m-%d}: retrained and scored ({time.time() - t0:.0f}s)')
     if not out: raise DataError('no hour to score after the origins', expected='load data after the first origin')
@@ -964,6 +1014,7 @@ def _horizons(spec:str, H:int) -> list:
     if bad or not hs: raise DataError(f'bad --horizons value {spec!r}', expected=f'horizons between 1 and {H}')
     return hs
 
+# %% ../nbs/02_forecast.ipynb #eb370823
 def _read_params(path) -> dict:
     "LSTM settings written by hpo-tune, checked against `SEARCH_SPACE`'s names."
     try: p = json.loads(Path(path).read_text())
@@ -974,12 +1025,14 @@ def _read_params(path) -> dict:
                         expected=f'an object with keys among {", ".join(SEARCH_SPACE)}')
     return p
 
+# %% ../nbs/02_forecast.ipynb #2a3605f2
 def _series_from(data:str|None, subsystems:str|None) -> tuple:
     "Load series from an integrated table, an ONS load file or a folder of them (default: the bundled data)."
     src = Path(data) if data else default_data_dir()/'ons'/'curva_carga'
     frame = read_load_files(sorted(src.glob('CURVA_CARGA_*.csv'))) if src.is_dir() else src
     return load_series(frame, parse_subsystems(subsystems)), src
 
+# %% ../nbs/02_forecast.ipynb #e8907fc4
 @call_parse_hyphens
 def hpo_train(data:str=None,            # integrated table (parquet) from hpo-etl, or ONS load files' folder (default: bundled data)
               train_end:str=None,       # first day NOT used for training (YYYY-MM-DD); validation is the year before it
@@ -1008,6 +1061,7 @@ def hpo_train(data:str=None,            # integrated table (parquet) from hpo-et
         print(v.iloc[[0, -1]].round(2).to_string())
     run_cli(main, prog='hpo-train')
 
+# %% ../nbs/02_forecast.ipynb #edd32ac0
 @call_parse_hyphens
 def hpo_evaluate(model:str=None,        # model folder from hpo-train
                  load_files:Param('ONS CURVA_CARGA_YYYY.csv files: the test period and the history before it', str, nargs='+')=None,
@@ -1034,6 +1088,7 @@ def hpo_evaluate(model:str=None,        # model folder from hpo-train
             print(skill_table(rep, _horizons(horizons, fc.spec.horizons)).round(2).to_string())
     run_cli(main, prog='hpo-evaluate')
 
+# %% ../nbs/02_forecast.ipynb #73aae433
 @call_parse_hyphens
 def hpo_forecast(model:str=None,        # model folder from hpo-train
                  history:str=None,      # load history: integrated parquet or ONS load csv (at least 2 weeks, ending at the origin)

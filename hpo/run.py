@@ -493,7 +493,7 @@ def _register_stage(r):
     r.reg = Registry(r.out/'registry', create=True)
     test_mape = {s: float(m[(m.model == 'model') & (m.subsystem == s)]['mape'].mean()) for s in r.fc.subsystems}
     r.val_mape = {s: float(np.mean(v['ensemble'])) for s, v in r.fc.meta['validation_mape'].items()}
-    r.version = r.reg.register(r.fc, metrics={'validation_mape_pct': r.val_mape, 'test_mape_pct': test_mape, 'test_period': r.period},
+    r.version = r.reg.register(r.fc, metrics={'validation_mape': r.val_mape, 'test_mape': test_mape, 'test_period': r.period},
                                note=f'hpo-run {r.settings.name} setting on {r.src}', training=r.series)
     r.served = r.reg.promote(r.version)   # checksums verified
     r.p.log(f'{r.reg.root}: {r.version} registered and promoted (serving: {r.reg.serving})')
@@ -544,7 +544,7 @@ def _run_summary(r) -> dict:
                 'quality': r.quality.summary().reset_index().to_dict('records')},
         'periods': {k: str(v) for k, v in r.per.items()},
         'forecast_error': {'test_period': r.period, 'n_target_hours': int(m[(m.model == 'model') & (m.horizon == 1)]['n_hours'].sum()),
-                           'mape_pct': summ.round(3).to_dict('index'),
+                           'mape': summ.round(3).to_dict('index'),
                            'model_beats_baselines': bool(summ.loc['model', 'mape_h1_24'] < summ.drop(index=['model', 'lightgbm', 'lstm'], errors='ignore')['mape_h1_24'].min())},
         'forecast': {'origin': r.per['origin'], 'first_hour': ts[0], 'last_hour': ts[-1], 'hours': len(ts), 'subsystems': list(r.served.subsystems),
                      'peak_p50_mw': r.forecast.groupby('subsystem')['p50_mw'].max().round(1).to_dict()},
@@ -555,7 +555,7 @@ def _run_summary(r) -> dict:
                      'water_value_rs_mwh': r.bsys.water_value_rs_mwh, 'water_value_source': r.bwv_source,
                      'energy': r.bsum.round(4).to_dict('index')},
         'model': {'registry': str(r.reg.root.resolve()), 'version': r.version, 'serving': r.reg.serving, 'manifest': 'registry/versions/' + r.version + '/manifest.json',
-                  'train_seconds': r.fc.meta['train_seconds'], 'validation_mape_pct': r.val_mape},
+                  'train_seconds': r.fc.meta['train_seconds'], 'validation_mape': r.val_mape},
     }
 
 # %% ../nbs/05_run.ipynb #1ada5c1f
@@ -647,7 +647,7 @@ def report_sections(summary:dict, summ:pd.DataFrame, metrics:pd.DataFrame, forec
 def summary_text(s:dict) -> str:
     "The few lines printed at the end of a run."
     e, d, b, m = s['forecast_error'], s['dispatch'], s['backcast'], s['model']
-    mape = pd.DataFrame(e['mape_pct']).T[['mape_h1', 'mape_h24', 'mape_h1_24']]
+    mape = pd.DataFrame(e['mape']).T[['mape_h1', 'mape_h24', 'mape_h1_24']]
     mape.columns = ['1 h', '24 h', 'mean 1–24 h']
     sin = b['energy']['SIN']
     lines = [f"hpo-run: done in {s['hpo_run']['seconds']['total']:.0f} s → {Path(s['hpo_run']['out'])/'report.html'}",

@@ -79,7 +79,7 @@ def test_summary_json(run):
     s = json.loads((out/'summary.json').read_text())
     assert set(s) >= {'hpo_run', 'etl', 'periods', 'forecast_error', 'forecast', 'dispatch', 'backcast', 'model', 'files'}
     assert s['forecast_error']['test_period'].startswith('2023-07-01')
-    assert set(s['forecast_error']['mape_pct']['model']) == {'mape_h1', 'mape_h24', 'mape_h1_24'}
+    assert set(s['forecast_error']['mape']['model']) == {'mape_h1', 'mape_h24', 'mape_h1_24'}
     d = s['dispatch']
     assert (d['scope'], d['status'], d['hours']) == ('islands', 'optimal', 24)
     assert d['water_balance_residual_hm3'] <= 1e-6 and d['bound_excess'] <= 1e-6 and d['deficit_mwh'] <= 1e-6
@@ -94,7 +94,7 @@ def test_registry_has_the_promoted_version(run):
     reg = Registry(out/'registry')
     assert reg.versions() == ['v1'] and reg.serving == 'v1'
     m = reg.verify('v1')   # checksums and library versions
-    assert m['subsystems'] == SUBS and 'test_mape_pct' in m['metrics']
+    assert m['subsystems'] == SUBS and 'test_mape' in m['metrics']
     assert json.loads((out/'summary.json').read_text())['model']['version'] == 'v1'
 
 def test_missing_data_folder_is_one_line(tmp_path):

@@ -74,7 +74,7 @@ def test_models_lists_versions_with_their_record(client, registry):
     assert v1['serving'] and not m['versions'][1]['serving']
     assert len(v1['data_fingerprint']) == 64 and v1['subsystems'] == ['N']
     assert v1['train_end'].startswith('2023-06-01') and 'lightgbm' in v1['libraries']
-    assert 0 < v1['metrics']['validation_mape_pct']['N'] < 20
+    assert 0 < v1['metrics']['validation_mape']['N'] < 20
     assert pd.Timestamp(v1['registered']) <= pd.Timestamp.now('UTC')
 
 def test_predict_and_optimize(client, series, registry):
@@ -189,12 +189,12 @@ def test_monitoring_scores_earlier_forecasts_and_drift(client, series, registry)
     assert mon['model_version'] == 'v1'
     n = mon['subsystems']['N']
     assert n['scored_forecasts'] == ok.sum() == 24 and second['monitoring']['scored_forecasts'] == 24
-    assert n['rolling_mape_pct'] == pytest.approx(expected, rel=1e-9)
+    assert n['rolling_mape'] == pytest.approx(expected, rel=1e-9)
     history = series['N'][:'2023-09-11 23:00'].iloc[-337:].to_numpy()
     assert n['psi'] == pytest.approx(psi(registry.manifest('v1')['reference']['N'], history), rel=1e-9)
     assert n['drift'] in ('stable', 'moderate', 'drift')
     assert set(n['features']) == {'load_mw', 'load_vs_day_mean', 'change_1h_pct', 'change_24h_pct', 'change_168h_pct'}
-    assert mon['subsystems']['NE'] == {'rolling_mape_pct': None, 'scored_forecasts': 0, 'psi': None, 'drift': 'unknown', 'features': {}}
+    assert mon['subsystems']['NE'] == {'rolling_mape': None, 'scored_forecasts': 0, 'psi': None, 'drift': 'unknown', 'features': {}}
     text = client.get('/metrics').text
     line = [l for l in text.splitlines() if l.startswith('hpo_rolling_mape_pct{subsystem="N"}')]
     assert line and float(line[0].split()[-1]) == pytest.approx(expected, rel=1e-6)
@@ -249,7 +249,7 @@ def test_hpo_monitor_writes_the_report(registry, series, tmp_path):
     rep = json.loads(out.read_text())
     assert (rep['version'], rep['start'], rep['end']) == ('v1', '2023-09-15 00:00:00+00:00', '2023-09-18 00:00:00+00:00')
     n = rep['subsystems']['N']
-    assert n['forecast_hours'] == 3 * 24 * 24 and 0 < n['mape_h1_pct'] < n['mape_h24_pct'] < 20
+    assert n['forecast_hours'] == 3 * 24 * 24 and 0 < n['mape_h1'] < n['mape_h24'] < 20
     recent = series['N']['2023-09-15':'2023-09-17'].to_numpy()
     assert n['psi'] == pytest.approx(psi(registry.manifest('v1')['reference']['N'], recent), rel=1e-9)
     r = subprocess.run(['hpo-monitor', '--registry', str(registry.root), '--load-files', str(LOAD), '--version', 'v3'],
@@ -267,7 +267,7 @@ def test_hpo_retrain_decides_and_logs(registry, tmp_path):
     assert r.returncode == 0, r.stderr
     kept, forced = [json.loads(l) for l in (reg.root/'decisions.jsonl').read_text().splitlines()]
     assert kept['action'] == 'kept' and forced['reasons'][-1] == 'on demand' and forced['candidate'] == 'v4'
-    assert forced['action'] == ('promoted' if forced['candidate_mape_pct'] < forced['serving_mape_pct'] else 'rejected')
+    assert forced['action'] == ('promoted' if forced['candidate_mape'] < forced['serving_mape'] else 'rejected')
     assert reg.serving == ('v4' if forced['action'] == 'promoted' else 'v1')
     assert reg.manifest('v4')['train_end'].startswith('2023-09-15')       # trained only on data before the period
     assert 'hpo-retrain' in reg.manifest('v4')['note']

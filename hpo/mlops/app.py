@@ -126,7 +126,7 @@ def _metrics_route(app, service:ModelService, prom, m:dict):
         m['serving'].clear()
         if service.version: m['serving'].labels(service.version).set(1)
         for sub, st in service.monitor.status().items():
-            m['mape'].labels(sub).set(st['rolling_mape_pct'] if st['rolling_mape_pct'] is not None else float('nan'))
+            m['mape'].labels(sub).set(st['rolling_mape'] if st['rolling_mape'] is not None else float('nan'))
             m['psi'].labels(sub).set(st['psi'] if st['psi'] is not None else float('nan'))
             for name, f in st['features'].items(): m['feature_psi'].labels(sub, name).set(f['psi'] if f['psi'] is not None else float('nan'))
         return Response(generate_latest(prom), media_type=CONTENT_TYPE_LATEST)

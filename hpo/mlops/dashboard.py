@@ -134,7 +134,7 @@ def _kpis(r:RealtimeResult, obs:np.ndarray, hydro_obs:np.ndarray) -> dict:
     f50, B = r.forecast['p50_mw'].to_numpy(float), r.balance
     known = np.isfinite(obs)
     inside = (obs >= r.forecast['p10_mw'].to_numpy(float)) & (obs <= r.forecast['p90_mw'].to_numpy(float))
-    return {'forecast_mape_pct': float(np.mean(np.abs(f50 - obs)[known] / obs[known]) * 100) if known.any() else None,
+    return {'forecast_mape': float(np.mean(np.abs(f50 - obs)[known] / obs[known]) * 100) if known.any() else None,
             'band_coverage': float(inside[known].mean()) if known.any() else None, 'hours_observed': int(known.sum()),
             'hydro_optimized_mwh': float(B['hydro'].sum()),
             'hydro_actual_mwh': float(np.nansum(hydro_obs)) if np.isfinite(hydro_obs).all() else None,
@@ -234,9 +234,9 @@ function card(p) {
   const k = p.kpis, d = p.drift, feats = Object.entries(d.features || {});
   el.innerHTML = `<h2>${p.subsystem} <span class="badge ${p.mode}">${p.mode}</span> <span class="badge ${p.status}">${p.status}</span></h2>
     <div>${NAMES[p.subsystem]} · from ${p.origin.slice(0, 16).replace('T', ' ')} UTC · model ${p.model_version || '–'}</div>
-    <div>forecast MAPE ${fmt(k.forecast_mape_pct, 2)} % over ${k.hours_observed} h · P10–P90 hits ${k.band_coverage === null ? '–' : fmt(100 * k.band_coverage, 0) + ' %'}</div>
+    <div>forecast MAPE ${fmt(k.forecast_mape, 2)} % over ${k.hours_observed} h · P10–P90 hits ${k.band_coverage === null ? '–' : fmt(100 * k.band_coverage, 0) + ' %'}</div>
     <div>hydro ${fmt(k.hydro_optimized_mwh / 1000)} GWh optimised vs ${k.hydro_actual_mwh === null ? '–' : fmt(k.hydro_actual_mwh / 1000)} GWh actual</div>
-    <div>load drift <span class="badge ${d.level}">${d.level}</span> PSI ${fmt(d.psi, 3)} · rolling MAPE ${fmt(d.rolling_mape_pct, 2)} % · ramp alerts ${k.ramp_alerts}</div>
+    <div>load drift <span class="badge ${d.level}">${d.level}</span> PSI ${fmt(d.psi, 3)} · rolling MAPE ${fmt(d.rolling_mape, 2)} % · ramp alerts ${k.ramp_alerts}</div>
     <div class="features">inputs: ${feats.length ? feats.map(([n, v]) => `${n} <span class="badge ${v.drift}">${fmt(v.psi, 2)}</span>`).join(' ') : '–'}</div>`;
   return el;
 }

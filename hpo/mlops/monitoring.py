@@ -28,8 +28,8 @@ def _subsystem_report(g:pd.DataFrame,  # the backtest of one subsystem over the 
     recent = s[(s.index >= start) & (s.index < end)]
     v = psi(profile, recent.to_numpy(float)) if profile else float('nan')
     feats = feature_psi(features, s[s.index < end], start) if features else {}
-    return {'mape_pct': float(ape.mean()), 'mape_h1_pct': float(ape[g['horizon'] == 1].mean()),
-            'mape_h24_pct': float(ape[g['horizon'] == 24].mean()), 'forecast_hours': int(len(g)),
+    return {'mape': float(ape.mean()), 'mape_h1': float(ape[g['horizon'] == 1].mean()),
+            'mape_h24': float(ape[g['horizon'] == 24].mean()), 'forecast_hours': int(len(g)),
             'psi': v if np.isfinite(v) else None, 'drift': drift_level(v), 'features': feature_levels(feats)}
 
 # %% ../../nbs/04_mlops/06_monitoring.ipynb #5a0acf1c
@@ -69,7 +69,7 @@ def _print_report(rep:dict):
     print(f"hpo-monitor: {rep['version']} on {rep['start'][:16]} .. {rep['end'][:16]} UTC")
     for sub, m in rep['subsystems'].items():
         psi_text = f"{m['psi']:.3f}" if m['psi'] is not None else 'n/a'
-        print(f"  {sub:>2}: MAPE {m['mape_pct']:.2f}% (1 h {m['mape_h1_pct']:.2f}%, 24 h {m['mape_h24_pct']:.2f}%), PSI {psi_text} ({m['drift']})")
+        print(f"  {sub:>2}: MAPE {m['mape']:.2f}% (1 h {m['mape_h1']:.2f}%, 24 h {m['mape_h24']:.2f}%), PSI {psi_text} ({m['drift']})")
 
 # %% ../../nbs/04_mlops/06_monitoring.ipynb #76132744
 def command_inputs(registry:str|None,  # the --registry folder
@@ -103,12 +103,12 @@ def hpo_monitor(registry:str=None,       # model registry folder
 # %% ../../nbs/04_mlops/06_monitoring.ipynb #588514b9
 DECISIONS = 'decisions.jsonl'   # the registry's log of retraining decisions, one JSON object a line
 
-def _mean_mape(rep:dict) -> float: return float(np.mean([m['mape_pct'] for m in rep['subsystems'].values()]))
+def _mean_mape(rep:dict) -> float: return float(np.mean([m['mape'] for m in rep['subsystems'].values()]))
 
 # %% ../../nbs/04_mlops/06_monitoring.ipynb #5bc5672a
 def _reasons(rep:dict, force:bool, max_mape:float, max_psi:float) -> list[str]:
     "Why to retrain, from a `drift_report`: each subsystem over a threshold, and 'on demand' when forced."
-    reasons = [f'{s}: MAPE {m["mape_pct"]:.2f}% > {max_mape:g}%' for s, m in rep['subsystems'].items() if m['mape_pct'] > max_mape]
+    reasons = [f'{s}: MAPE {m["mape"]:.2f}% > {max_mape:g}%' for s, m in rep['subsystems'].items() if m['mape'] > max_mape]
     reasons += [f'{s}: PSI {m["psi"]:.3f} > {max_psi:g}' for s, m in rep['subsystems'].items() if m['psi'] is not None and m['psi'] > max_psi]
     if force: reasons.append('on demand')
     return reasons
@@ -124,7 +124,7 @@ def _challenge(reg:Registry, series:dict, now:dict, days:float, reasons:list, tr
     candidate = reg.register(fc, note='hpo-retrain: ' + '; '.join(reasons), training=series)
     rep = drift_report(reg, series, days, now['end'], version=candidate)
     old, new = _mean_mape(now), _mean_mape(rep)
-    out = dict(candidate=candidate, candidate_report=rep['subsystems'], serving_mape_pct=old, candidate_mape_pct=new)
+    out = dict(candidate=candidate, candidate_report=rep['subsystems'], serving_mape=old, candidate_mape=new)
     if new < old:
         reg.promote(candidate)
         return out | dict(action='promoted', message=f'{candidate} promoted: MAPE {new:.2f}% < {old:.2f}% of {serving} on the same hours')

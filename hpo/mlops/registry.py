@@ -189,7 +189,7 @@ def serving(self:Registry) -> str|None:
 def _default_metrics(meta:dict) -> dict:
     "Validation MAPE (%) of the model, per subsystem, averaged over the horizons."
     val = meta.get('validation_mape') or {}
-    return {'validation_mape_pct': {s: float(np.mean(v['ensemble'])) for s, v in val.items() if 'ensemble' in v}}
+    return {'validation_mape': {s: float(np.mean(v['ensemble'])) for s, v in val.items() if 'ensemble' in v}}
 
 # %% ../../nbs/04_mlops/01_registry.ipynb #250c0f87
 def _training_profiles(fc:Forecaster, training:dict|None) -> tuple[dict, dict]:

@@ -74,7 +74,7 @@ def record(self:Monitor, subsystem:str,  # N, NE, S or SE
 @patch
 def _status(self:Monitor, subsystem:str) -> dict:
     errs, v = self.errors[subsystem], self.last_psi[subsystem]
-    return {'rolling_mape_pct': float(np.mean([e[2] for e in errs])) if errs else None, 'scored_forecasts': len(errs),
+    return {'rolling_mape': float(np.mean([e[2] for e in errs])) if errs else None, 'scored_forecasts': len(errs),
             'psi': v if np.isfinite(v) else None, 'drift': drift_level(v), 'features': feature_levels(self.last_features[subsystem])}
 
 @patch
