@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pulp
 from fastcore.basics import patch
+from fastcore.script import Param
 from .core import HPOError, DataError, atomic_path, call_parse_hyphens, run_cli, as_utc, json_safe, utc_text
 from .etl import SUBSYSTEMS, read_rows, to_numbers, default_data_dir
 
@@ -23,13 +24,13 @@ __all__ = ['HM3_PER_M3S_HOUR', 'DECK', 'DECK_SUBSYSTEMS', 'INFLOWS', 'PLANT_COLU
            'CURTAILMENT_PENALTY', 'RESERVE_PENALTY', 'SLACK_PENALTY', 'RESERVE_FRACTION', 'RENEWABLE_RESERVE_FRACTION',
            'WATER_VALUE_FLOOR', 'WARM_STARTS', 'SOLVERS', 'TOL', 'DISPATCH_COLUMNS', 'BALANCE_COLUMNS',
            'reroute_downstream', 'read_min_outflows', 'with_incremental_inflows', 'read_deck_plants', 'select_plants',
-           'read_thermal', 'read_system', 'read_load', 'Inputs', 'load_inputs', 'System', 'deck_system', 'check_plants',
-           'cumulative_productivity', 'recent_cmo', 'cmo_water_values', 'resolve_water_value', 'reserve_requirements',
-           'system_nodes', 'water_values', 'LinearProgram', 'add_hydro_variables', 'add_water_balance',
-           'add_minimum_outflow', 'add_ramp_limits', 'add_subsystem_variables', 'add_interchange', 'add_load_balance',
-           'add_hydro_reserve', 'build_lp', 'Solution', 'WarmStarts', 'solve_highs', 'to_pulp', 'solve_cbc',
-           'DispatchResult', 'dispatch', 'water_balance_residual', 'bound_violations', 'ramp_alerts', 'write_result',
-           'hpo_dispatch', 'plot_dispatch']
+           'read_thermal', 'read_system', 'read_load', 'read_load_tables', 'Inputs', 'load_inputs', 'System',
+           'deck_system', 'check_plants', 'cumulative_productivity', 'recent_cmo', 'cmo_water_values',
+           'resolve_water_value', 'reserve_requirements', 'system_nodes', 'water_values', 'LinearProgram',
+           'add_hydro_variables', 'add_water_balance', 'add_minimum_outflow', 'add_ramp_limits',
+           'add_subsystem_variables', 'add_interchange', 'add_load_balance', 'add_hydro_reserve', 'build_lp',
+           'Solution', 'WarmStarts', 'solve_highs', 'to_pulp', 'solve_cbc', 'DispatchResult', 'dispatch',
+           'water_balance_residual', 'bound_violations', 'ramp_alerts', 'write_result', 'hpo_dispatch', 'plot_dispatch']
 
 # %% ../nbs/03_dispatch.ipynb #171ac420
 def _quiet_highs():
@@ -350,6 +351,16 @@ def read_load(path, # csv (comma-separated) or parquet file
                         expected='one row per subsystem and hour')
     df.attrs['path'] = str(path)
     return df.sort_values(['timestamp', 'subsystem']).reset_index(drop=True)
+
+# %% ../nbs/03_dispatch.ipynb #52d911f4
+def read_load_tables(paths, # one or more load tables (`read_load`)
+                    )->pd.DataFrame:
+    "Several load tables read with `read_load` and joined (e.g. one forecast per subsystem); one path reads as `read_load`."
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    if len(paths) == 1: return read_load(paths[0])
+    table = pd.concat([read_load(p) for p in paths], ignore_index=True)
+    table.attrs['path'] = ', '.join(map(str, paths))
+    return table
 
 # %% ../nbs/03_dispatch.ipynb #1a320bee
 @dataclass
@@ -1039,8 +1050,8 @@ def _print_report(result:DispatchResult, paths:dict, solver:str):
     print(f"hpo-dispatch: wrote {paths['dispatch']}, {paths['balance'].name}, {paths['summary'].name}")
 
 # %% ../nbs/03_dispatch.ipynb #9d6395d6
-@call_parse_hyphens
-def hpo_dispatch(load:str=None,        # hourly load table, csv or parquet: timestamp, subsystem, load_mw [, wind_mw, solar_mw, p10_mw, p90_mw], or a forecast with p50_mw
+@call_parse_hyphens(aliases={'load_files': ['--load']})
+def hpo_dispatch(load_files:Param('hourly load tables, csv or parquet: timestamp, subsystem, load_mw [, wind_mw, solar_mw, p10_mw, p90_mw], or a forecast with p50_mw (several: joined)', str, nargs='+')=None,
                  horizon:int=24,       # hours to dispatch from the table's first hour (1–168)
                  plants:str='all',     # 'all' plants of the deck, or N: the N largest
                  solver:str='highs',   # highs or cbc
@@ -1051,24 +1062,22 @@ def hpo_dispatch(load:str=None,        # hourly load table, csv or parquet: time
                  water_value:str='auto', # R$/MWh of stored water: 'cmo' (ONS CMO of the week before), a number, or 'auto' (cmo when available)
                 ):
     "Hourly hydro dispatch of the SIN over the CEPEL plant cascade: writes dispatch.csv, balance.csv, summary.json."
-    def main():
-        t0 = time.perf_counter()
-        if not load: raise DataError('no load table given', expected='--load FILE')
-        if solver not in SOLVERS: raise DataError(f'unknown solver {solver!r}', expected='--solver highs or cbc')
-        if plants != 'all' and not re.fullmatch(r'\d+', str(plants)):
-            raise DataError(f'bad --plants value {plants!r}', expected="'all' or a positive number")
-        table = read_load(load)
-        inputs = load_inputs(table, int(horizon))
-        first = inputs.timestamps[0]
-        system = deck_system(data, None if plants == 'all' else int(plants), first.year, first.month)
-        system.water_value_rs_mwh, source = resolve_water_value(water_value, first, data)
-        result = dispatch(system, inputs, solver, time_limit, gap)
-        result.summary |= {'water_value_source': source, 'total_s': round(time.perf_counter() - t0, 4)}
-        paths = write_result(result, out)
-        _print_report(result, paths, solver)
-        if result.status not in ('optimal', 'deficit'):
-            print(f'hpo-dispatch: {result.message}', file=sys.stderr); sys.exit(1)
-    run_cli(main, prog='hpo-dispatch')   # returns None: a console script's return value becomes its exit status
+    t0 = time.perf_counter()
+    if not load_files: raise DataError('no load table given', expected='--load-files FILE')
+    if solver not in SOLVERS: raise DataError(f'unknown solver {solver!r}', expected='--solver highs or cbc')
+    if plants != 'all' and not re.fullmatch(r'\d+', str(plants)):
+        raise DataError(f'bad --plants value {plants!r}', expected="'all' or a positive number")
+    table = read_load_tables(load_files)
+    inputs = load_inputs(table, int(horizon))
+    first = inputs.timestamps[0]
+    system = deck_system(data, None if plants == 'all' else int(plants), first.year, first.month)
+    system.water_value_rs_mwh, source = resolve_water_value(water_value, first, data)
+    result = dispatch(system, inputs, solver, time_limit, gap)
+    result.summary |= {'water_value_source': source, 'total_s': round(time.perf_counter() - t0, 4)}
+    paths = write_result(result, out)
+    _print_report(result, paths, solver)
+    if result.status not in ('optimal', 'deficit'):
+        print(f'hpo-dispatch: {result.message}', file=sys.stderr); sys.exit(1)
 
 # %% ../nbs/03_dispatch.ipynb #f01f8279
 def plot_dispatch(result:DispatchResult, # output of `dispatch`

@@ -341,10 +341,8 @@ def hpo_docs(path:str=None, # notebooks folder (default: `nbs_path` in settings.
              skip_readme:bool=False, # do not rewrite README.md from the home page notebook
             ):
     "Build the documentation site from the notebooks with nbdev's processing and Sphinx + MyST-NB (no Quarto)."
-    def main():
-        t = time.time()
-        res = build_docs(path, out, force=force, strict=strict, quiet=not verbose)
-        site = os.path.commonpath([p.parent for p in res.values()])
-        print(f'hpo-docs: {len(res)} pages in {site} ({time.time()-t:.1f}s)')
-        if not skip_readme: print(f'hpo-docs: wrote {write_readme(path)}')
-    run_cli(main, prog='hpo-docs')
+    t = time.time()
+    res = build_docs(path, out, force=force, strict=strict, quiet=not verbose)
+    site = os.path.commonpath([p.parent for p in res.values()])
+    print(f'hpo-docs: {len(res)} pages in {site} ({time.time()-t:.1f}s)')
+    if not skip_readme: print(f'hpo-docs: wrote {write_readme(path)}')

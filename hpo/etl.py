@@ -866,17 +866,15 @@ def hpo_etl(data:str=None,              # data folder laid out like ../shared/da
             quiet:bool=False,           # print only the summary
            ):
     "Build HPO's integrated hourly table from the real ONS, INMET and CCEE files."
-    def main():
-        log = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
-        src = Path(data) if data else None
-        print(f'hpo-etl: reading {src or default_data_dir()}', flush=True)
-        with warnings.catch_warnings():
-            warnings.simplefilter('always', SourceWarning)
-            warnings.showwarning = lambda m, *a, **k: print(f'hpo-etl: warning: {m}', file=sys.stderr)
-            table, report = build_dataset(src, years=_years(years), remote=remote, cache_dir=cache, allow_synthetic=allow_synthetic, log=log)
-        paths = write_table(table, out, report)
-        with pd.option_context('display.width', 200, 'display.max_columns', 20):
-            print('\nquality report (per source):'); print(report.summary().to_string())
-        print(f'\nwrote {paths["table"]} ({len(table):,} rows, {table.timestamp.min():%Y-%m-%d} → {table.timestamp.max():%Y-%m-%d} UTC), '
-              f'{paths["quality"].name}, {paths["flags"].name}')
-    run_cli(main, prog='hpo-etl')   # returns None: a console script's return value becomes its exit status
+    log = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
+    src = Path(data) if data else None
+    print(f'hpo-etl: reading {src or default_data_dir()}', flush=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter('always', SourceWarning)
+        warnings.showwarning = lambda m, *a, **k: print(f'hpo-etl: warning: {m}', file=sys.stderr)
+        table, report = build_dataset(src, years=_years(years), remote=remote, cache_dir=cache, allow_synthetic=allow_synthetic, log=log)
+    paths = write_table(table, out, report)
+    with pd.option_context('display.width', 200, 'display.max_columns', 20):
+        print('\nquality report (per source):'); print(report.summary().to_string())
+    print(f'\nwrote {paths["table"]} ({len(table):,} rows, {table.timestamp.min():%Y-%m-%d} → {table.timestamp.max():%Y-%m-%d} UTC), '
+          f'{paths["quality"].name}, {paths["flags"].name}')

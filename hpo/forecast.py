@@ -1046,20 +1046,18 @@ def hpo_train(data:str=None,            # integrated table (parquet) from hpo-et
               lstm_params:str=None,     # JSON file of LSTM settings from hpo-tune
              ):
     "Train the load forecaster (LightGBM per horizon + LSTM, ensemble, calibrated quantiles) and save it."
-    def main():
-        if not train_end: raise DataError('--train-end is required', expected='a date like 2023-01-01')
-        end = parse_date(train_end, '--train-end')
-        series, src = _series_from(data, subsystems)
-        print(f'hpo-train: {", ".join(series)} from {src}, training on targets {train_start} .. {end:%Y-%m-%d} '
-              f'(validation: the last {val_days} days)', flush=True)
-        arch = _read_params(lstm_params) if lstm_params else None
-        fc = train(series, end, parse_date(train_start, '--train-start'), val_days=val_days, epochs=epochs, stride=stride, seed=seed,
-                   lstm_params=arch)
-        path = save_forecaster(fc, out)
-        v = pd.DataFrame(fc.meta['validation_mape']['SE' if 'SE' in fc.subsystems else fc.subsystems[0]])
-        print(f"hpo-train: saved {path} in {fc.meta['train_seconds']['total']:.0f}s; validation MAPE (%), first subsystem, horizons 1 and 24:")
-        print(v.iloc[[0, -1]].round(2).to_string())
-    run_cli(main, prog='hpo-train')
+    if not train_end: raise DataError('--train-end is required', expected='a date like 2023-01-01')
+    end = parse_date(train_end, '--train-end')
+    series, src = _series_from(data, subsystems)
+    print(f'hpo-train: {", ".join(series)} from {src}, training on targets {train_start} .. {end:%Y-%m-%d} '
+          f'(validation: the last {val_days} days)', flush=True)
+    arch = _read_params(lstm_params) if lstm_params else None
+    fc = train(series, end, parse_date(train_start, '--train-start'), val_days=val_days, epochs=epochs, stride=stride, seed=seed,
+               lstm_params=arch)
+    path = save_forecaster(fc, out)
+    v = pd.DataFrame(fc.meta['validation_mape']['SE' if 'SE' in fc.subsystems else fc.subsystems[0]])
+    print(f"hpo-train: saved {path} in {fc.meta['train_seconds']['total']:.0f}s; validation MAPE (%), first subsystem, horizons 1 and 24:")
+    print(v.iloc[[0, -1]].round(2).to_string())
 
 # %% ../nbs/02_forecast.ipynb #edd32ac0
 @call_parse_hyphens
@@ -1073,36 +1071,34 @@ def hpo_evaluate(model:str=None,        # model folder from hpo-train
                 ):
     "Evaluate a saved model and the baselines on raw ONS load files, in MW, on the same hours."
     import json as _json
-    def main():
-        if not (model and load_files and start and end): raise DataError('--model, --load-files, --start and --end are required')
-        fc = load_forecaster(model)
-        files = load_files if isinstance(load_files, list) else [load_files]
-        series = load_series(read_load_files(files))
-        s, e = parse_date(start, '--start'), parse_date(end, '--end') + pd.Timedelta(days=1)
-        rep = evaluate(fc, series, s, e, _horizons(horizons, fc.spec.horizons))
-        if weather_files: print('hpo-evaluate: note: --weather-files given; this model uses no weather input', file=sys.stderr)
-        if json:
-            with atomic_path(json) as tmp: Path(tmp).write_text(_json.dumps(rep, indent=1))
-        with pd.option_context('display.width', 200, 'display.max_columns', 20):
-            print(f'MAPE (%) on target hours {s:%Y-%m-%d} .. {e - pd.Timedelta(days=1):%Y-%m-%d} (UTC):')
-            print(skill_table(rep, _horizons(horizons, fc.spec.horizons)).round(2).to_string())
-    run_cli(main, prog='hpo-evaluate')
+    if not (model and load_files and start and end): raise DataError('--model, --load-files, --start and --end are required')
+    fc = load_forecaster(model)
+    files = load_files if isinstance(load_files, list) else [load_files]
+    series = load_series(read_load_files(files))
+    s, e = parse_date(start, '--start'), parse_date(end, '--end') + pd.Timedelta(days=1)
+    rep = evaluate(fc, series, s, e, _horizons(horizons, fc.spec.horizons))
+    if weather_files: print('hpo-evaluate: note: --weather-files given; this model uses no weather input', file=sys.stderr)
+    if json:
+        with atomic_path(json) as tmp: Path(tmp).write_text(_json.dumps(rep, indent=1))
+    with pd.option_context('display.width', 200, 'display.max_columns', 20):
+        print(f'MAPE (%) on target hours {s:%Y-%m-%d} .. {e - pd.Timedelta(days=1):%Y-%m-%d} (UTC):')
+        print(skill_table(rep, _horizons(horizons, fc.spec.horizons)).round(2).to_string())
 
 # %% ../nbs/02_forecast.ipynb #73aae433
-@call_parse_hyphens
+@call_parse_hyphens(aliases={'load_files': ['--history']})
 def hpo_forecast(model:str=None,        # model folder from hpo-train
-                 history:str=None,      # load history: integrated parquet or ONS load csv (at least 2 weeks, ending at the origin)
+                 load_files:Param('load history ending at the origin (at least 2 weeks): the integrated parquet or an ONS load file; several ONS load files are joined', str, nargs='+')=None,
                  out:str='forecast.csv', # CSV to write: origin, timestamp, subsystem, horizon, p10_mw, p50_mw, p90_mw
                  subsystems:str=None,   # comma-separated subsystems (default: all the model knows)
                 ):
     "Forecast the 24 hours after the end of the history, with P10/P50/P90."
-    def main():
-        if not (model and history): raise DataError('--model and --history are required')
-        fc = load_forecaster(model)
-        f = fc.forecast(history, parse_subsystems(subsystems))
-        with atomic_path(out) as tmp: f.to_csv(tmp, index=False)
-        print(f'hpo-forecast: wrote {out}: {f.subsystem.nunique()} subsystems x {fc.spec.horizons} hours from {f.origin.iloc[0]}')
-    run_cli(main, prog='hpo-forecast')
+    if not (model and load_files): raise DataError('--model and --load-files are required')
+    files = load_files if isinstance(load_files, list) else [load_files]
+    history = files[0] if len(files) == 1 else read_load_files(files)
+    fc = load_forecaster(model)
+    f = fc.forecast(history, parse_subsystems(subsystems))
+    with atomic_path(out) as tmp: f.to_csv(tmp, index=False)
+    print(f'hpo-forecast: wrote {out}: {f.subsystem.nunique()} subsystems x {fc.spec.horizons} hours from {f.origin.iloc[0]}')
 
 # %% ../nbs/02_forecast.ipynb #7cd0c066
 @call_parse_hyphens
@@ -1118,12 +1114,10 @@ def hpo_tune(data:str=None,             # integrated table (parquet) from hpo-et
              seed:int=0,                # random seed
             ):
     "Search the LSTM's hyperparameters with Keras Tuner on the validation period; write the best as JSON."
-    def main():
-        if not train_end: raise DataError('--train-end is required', expected='a date like 2023-01-01')
-        series, src = _series_from(data, subsystems)
-        designs = {sub: Design(s) for sub, s in series.items()}
-        best, done = tune_lstm(designs, parse_date(train_start, '--train-start'), parse_date(train_end, '--train-end'), val_days,
-                               trials=trials, epochs=epochs, stride=stride, seed=seed)
-        with atomic_path(out) as tmp: Path(tmp).write_text(json.dumps(best, indent=1))
-        print(done.round(4).to_string()); print(f'hpo-tune: wrote {out}: {best}')
-    run_cli(main, prog='hpo-tune')
+    if not train_end: raise DataError('--train-end is required', expected='a date like 2023-01-01')
+    series, src = _series_from(data, subsystems)
+    designs = {sub: Design(s) for sub, s in series.items()}
+    best, done = tune_lstm(designs, parse_date(train_start, '--train-start'), parse_date(train_end, '--train-end'), val_days,
+                           trials=trials, epochs=epochs, stride=stride, seed=seed)
+    with atomic_path(out) as tmp: Path(tmp).write_text(json.dumps(best, indent=1))
+    print(done.round(4).to_string()); print(f'hpo-tune: wrote {out}: {best}')

@@ -681,12 +681,10 @@ def hpo_run(data:str=None,           # data folder laid out like ../shared/data 
             quiet:bool=False,        # print only the final summary
            ):
     "The main job: ETL → train → evaluate against the baselines → forecast the next 24 h → dispatch → backcast → report."
-    def main():
-        import matplotlib; matplotlib.use('Agg')
-        settings = RunSettings(full, trees, epochs, stride, parse_subsystems(subsystems), train_start, train_end, val_days, plants, backcast_day, seed)
-        if not quiet: print(f'hpo-run: {settings.name} setting, data {data or default_data_dir()}, output {Path(out).resolve()}', flush=True)
-        s = run_pipeline(data, out, settings, Progress(STAGES, quiet=quiet))
-        print(summary_text(s), flush=True)
-        bad = [f"{k}: {s[k]['message']}" for k in ('dispatch', 'backcast') if s[k]['status'] not in ('optimal', 'deficit')]
-        if bad: print(f"hpo-run: no feasible dispatch ({'; '.join(bad)})", file=sys.stderr); sys.exit(1)
-    run_cli(main, prog='hpo-run')   # returns None: a console script's return value becomes its exit status
+    import matplotlib; matplotlib.use('Agg')
+    settings = RunSettings(full, trees, epochs, stride, parse_subsystems(subsystems), train_start, train_end, val_days, plants, backcast_day, seed)
+    if not quiet: print(f'hpo-run: {settings.name} setting, data {data or default_data_dir()}, output {Path(out).resolve()}', flush=True)
+    s = run_pipeline(data, out, settings, Progress(STAGES, quiet=quiet))
+    print(summary_text(s), flush=True)
+    bad = [f"{k}: {s[k]['message']}" for k in ('dispatch', 'backcast') if s[k]['status'] not in ('optimal', 'deficit')]
+    if bad: print(f"hpo-run: no feasible dispatch ({'; '.join(bad)})", file=sys.stderr); sys.exit(1)

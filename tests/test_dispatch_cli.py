@@ -34,7 +34,7 @@ def test_import_is_light():
 @pytest.mark.parametrize('solver', ['highs', 'cbc'])
 def test_outputs(load_csv, tmp_path, solver):
     out = tmp_path/'out'
-    r = run('--load', load_csv, '--horizon', 6, '--plants', 12, '--solver', solver, '--out', out, cwd=tmp_path)
+    r = run('--load-files', load_csv, '--horizon', 6, '--plants', 12, '--solver', solver, '--out', out, cwd=tmp_path)   # --load: its older name, used below
     assert r.returncode == 0, r.stderr
     d, b = pd.read_csv(out/'dispatch.csv'), pd.read_csv(out/'balance.csv')
     s = json.loads((out/'summary.json').read_text())

@@ -89,3 +89,13 @@ def test_train_records_band_method(model):
     cal = json.loads((model/'calibration.json').read_text())
     assert cal['band_method'] in ('fixed', 'adaptive') and cal['band_method'] == meta['band_method']
     assert set(meta['band_check']['N']) == {'fixed', 'adaptive'}    # chosen on the validation period, both measured
+
+def test_forecast_load_files_joins_files(model, tmp_path):
+    "`--load-files` is the load input's name in every command (`--history` its older one here); several ONS files are joined."
+    one, two = tmp_path/'one.csv', tmp_path/'two.csv'
+    assert run('hpo-forecast', '--model', str(model), '--load-files', FILES[1], '--out', str(one)).returncode == 0
+    r = run('hpo-forecast', '--model', str(model), '--load-files', FILES[0], FILES[1], '--out', str(two))
+    assert r.returncode == 0, r.stderr
+    a, b = pd.read_csv(one), pd.read_csv(two)
+    assert a.timestamp.tolist() == b.timestamp.tolist() and len(a) == 24
+    assert (a.p50_mw - b.p50_mw).abs().max() < 1e-6      # the P50 reads only the input window before the origin

@@ -159,17 +159,15 @@ def hpo_serve(registry:str=None,       # model registry folder
               log_level:str='warning', # uvicorn's log level: critical, error, warning, info, debug
              ):
     "Serve the registry's promoted model: forecast and hydro dispatch of a subsystem over HTTP."
-    def main():
-        if not registry: raise RegistryError('no registry given (expected --registry DIR)')
-        if not 0 <= int(port) <= 65535: raise HPOError(f'bad --port {port} (expected 0–65535)')
-        os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
-        import socket, uvicorn
-        try:
-            with socket.create_server((host, int(port))): pass
-        except OSError as e: raise HPOError(f'cannot listen on {host}:{port}: {e.strerror or e}') from None
-        app = create_app(Registry(registry), data)
-        h = app.state.service.health()
-        print(f"hpo-serve: {h['status']}, model {h['model_version'] or 'none'} from {registry}; http://{host}:{port} (docs at /docs, dashboard at /dashboard)", flush=True)
-        for p in h['problems']: print(f'hpo-serve: warning: {p}', file=sys.stderr, flush=True)
-        uvicorn.run(app, host=host, port=int(port), log_level=log_level)
-    run_cli(main, prog='hpo-serve')   # returns None: a console script's return value becomes its exit status
+    if not registry: raise RegistryError('no registry given (expected --registry DIR)')
+    if not 0 <= int(port) <= 65535: raise HPOError(f'bad --port {port} (expected 0–65535)')
+    os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+    import socket, uvicorn
+    try:
+        with socket.create_server((host, int(port))): pass
+    except OSError as e: raise HPOError(f'cannot listen on {host}:{port}: {e.strerror or e}') from None
+    app = create_app(Registry(registry), data)
+    h = app.state.service.health()
+    print(f"hpo-serve: {h['status']}, model {h['model_version'] or 'none'} from {registry}; http://{host}:{port} (docs at /docs, dashboard at /dashboard)", flush=True)
+    for p in h['problems']: print(f'hpo-serve: warning: {p}', file=sys.stderr, flush=True)
+    uvicorn.run(app, host=host, port=int(port), log_level=log_level)

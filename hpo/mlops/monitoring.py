@@ -92,13 +92,11 @@ def hpo_monitor(registry:str=None,       # model registry folder
                 out:str='monitoring.json', # the JSON report
                ):
     "Forecast error (MAPE) and load drift (PSI against the training data) of a registry version on recent load."
-    def main():
-        reg, series = command_inputs(registry, load_files)
-        rep = drift_report(reg, series, days, end, version)
-        with atomic_path(out) as tmp: Path(tmp).write_text(json.dumps(rep, indent=1))
-        _print_report(rep)
-        print(f'hpo-monitor: wrote {out}')
-    run_cli(main, prog='hpo-monitor')   # returns None: a console script's return value becomes its exit status
+    reg, series = command_inputs(registry, load_files)
+    rep = drift_report(reg, series, days, end, version)
+    with atomic_path(out) as tmp: Path(tmp).write_text(json.dumps(rep, indent=1))
+    _print_report(rep)
+    print(f'hpo-monitor: wrote {out}')
 
 # %% ../../nbs/04_mlops/06_monitoring.ipynb #588514b9
 DECISIONS = 'decisions.jsonl'   # the registry's log of retraining decisions, one JSON object a line
@@ -170,10 +168,8 @@ def hpo_retrain(registry:str=None,        # model registry folder
                 trees:int=None,           # LightGBM trees per horizon at most (default: the forecast stage's)
                ):
     "Retrain the serving forecaster when its recent error or drift crosses a threshold; promote the candidate only if it is better."
-    def main():
-        reg, series = command_inputs(registry, load_files)
-        options = {'epochs': int(epochs)} | ({'lgbm_params': {'num_iterations': int(trees)}} if trees else {})
-        retrain(reg, series, days, end, force, max_mape, max_psi, train_days, options,
-                log=lambda m: print(f'hpo-retrain: {m}', flush=True))
-        print(f'hpo-retrain: decision appended to {Path(registry)/DECISIONS}')
-    run_cli(main, prog='hpo-retrain')   # returns None: a console script's return value becomes its exit status
+    reg, series = command_inputs(registry, load_files)
+    options = {'epochs': int(epochs)} | ({'lgbm_params': {'num_iterations': int(trees)}} if trees else {})
+    retrain(reg, series, days, end, force, max_mape, max_psi, train_days, options,
+            log=lambda m: print(f'hpo-retrain: {m}', flush=True))
+    print(f'hpo-retrain: decision appended to {Path(registry)/DECISIONS}')
