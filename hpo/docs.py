@@ -86,13 +86,17 @@ def quarto_divs(md:str)->str:
 
 # %% ../nbs/90_docs.ipynb #3a6d2c42
 def _cell(kind, src, **kw): return {'cell_type':kind, 'id':uuid.uuid4().hex[:8], 'metadata':{}, 'source':src, **kw}
+
+# %% ../nbs/90_docs.ipynb #b8c7b61d
 def _text(x): return ''.join(x) if isinstance(x, list) else (x or '')
 
+# %% ../nbs/90_docs.ipynb #dca9103e
 def _fix_md_out(o, fix):
     "Output `o` with `fix` applied to its markdown, if any."
     d = o.get('data', {})
     return {**o, 'data':{**d, 'text/markdown':fix(_text(d['text/markdown']))}} if 'text/markdown' in d else o
 
+# %% ../nbs/90_docs.ipynb #dc4a19eb
 def _asis(o):
     "The markdown an `output: asis` cell puts into the page."
     d = o.get('data', {})
@@ -195,11 +199,13 @@ def conf_py(cfg, # nbdev's config (settings.ini)
 class DocsError(HPOError):
     "The documentation build did not finish; the message says why."
 
+# %% ../nbs/90_docs.ipynb #21fb3ff8
 def _one_line(e:BaseException)->str:
     "An exception (and its cause) in one line."
     msg = ' | '.join(l.strip() for l in str(e).strip().splitlines()[:1] if l.strip()) or type(e).__name__
     return f'{msg}: {_one_line(e.__cause__)}' if e.__cause__ else msg
 
+# %% ../nbs/90_docs.ipynb #4402f36b
 def _check_out(out:Path):
     "Refuse to replace anything but a documentation site (or an empty folder)."
     if out.exists() and (not out.is_dir() or any(out.iterdir())
@@ -213,6 +219,7 @@ def _project(path:Path)->Path:
         if (d/'settings.ini').exists(): return d
     raise DocsError(f'no settings.ini at or above {path}')
 
+# %% ../nbs/90_docs.ipynb #2ed7f887
 def _process(root:Path, nbs:Path, force:bool)->tuple:
     "Run nbdev's processing; return the `_proc` folder and the notebooks (relative posix paths)."
     from fastcore.xtras import working_directory

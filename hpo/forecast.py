@@ -17,7 +17,7 @@ import pandas as pd
 
 from fastcore.basics import patch
 from fastcore.script import Param
-from .core import (atomic_folder, parse_date, HPOError, DataError, atomic_path, call_parse_hyphens, run_cli, as_utc, error_metrics,
+from .core import (mape, atomic_folder, parse_date, HPOError, DataError, atomic_path, call_parse_hyphens, run_cli, as_utc, error_metrics,
                       parallel_map)
 from .etl import SUBSYSTEMS, parse_subsystems, calendar_features, read_ons_load, regularize, default_data_dir
 
@@ -784,7 +784,7 @@ def _blend_on_validation(fc, designs:dict, val_rows:dict, val_lgbm:dict) -> tupl
         fc.blend[sub] = [blend_weight(act[:, h], comp['lightgbm'][:, h], comp['lstm'][:, h]) if 'lstm' in comp else 0.0 for h in range(H)]
         p50 = fc.median(sub, comp)
         val[sub] = act, p50, d.volatility[rows]
-        val_scores[sub] = {name: [float(np.nanmean(np.abs(f[:, h] - act[:, h]) / act[:, h]) * 100) for h in range(H)]
+        val_scores[sub] = {name: [mape(act[:, h], f[:, h]) for h in range(H)]
                            for name, f in {**comp, 'ensemble': p50}.items()}
     return val, val_scores
 

@@ -15,7 +15,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')    # TensorFlow's start-up ch
 
 import numpy as np
 import pandas as pd
-from .core import parse_date, HPOError, DataError, atomic_path, call_parse_hyphens, run_cli, json_safe, utc_text
+from .core import ape, parse_date, HPOError, DataError, atomic_path, call_parse_hyphens, run_cli, json_safe, utc_text
 from .etl import SUBSYSTEMS, parse_subsystems, LOCAL_TZ, default_data_dir, build_dataset, write_table
 from .forecast import (LGBM_PARAMS, Forecaster, load_series, train, evaluate, skill_table)
 from .dispatch import (DISPATCH_COLUMNS, BALANCE_COLUMNS, System, Inputs, deck_system, dispatch, ramp_alerts,
@@ -300,9 +300,9 @@ def backcast_summary(cmp:pd.DataFrame) -> pd.DataFrame: # per subsystem and SIN:
     e.columns = ['load_gwh', 'hydro_actual_gwh', 'hydro_model_gwh', 'thermal_actual_gwh', 'thermal_model_gwh']
     e['hydro_model_over_actual'] = e['hydro_model_gwh'] / e['hydro_actual_gwh']
     if 'p50_mw' in cmp:
-        ape = (cmp['p50_mw'] - cmp['load_mw']).abs() / cmp['load_mw'] * 100
-        e['forecast_mape'] = ape.groupby(cmp['subsystem']).mean()
-        e.loc['SIN', 'forecast_mape'] = ape.mean() if cmp['p50_mw'].notna().any() else np.nan
+        errors = ape(cmp['load_mw'], cmp['p50_mw'])
+        e['forecast_mape'] = errors.groupby(cmp['subsystem']).mean()
+        e.loc['SIN', 'forecast_mape'] = errors.mean() if cmp['p50_mw'].notna().any() else np.nan
     return e
 
 # %% ../nbs/05_run.ipynb #644fc5c1

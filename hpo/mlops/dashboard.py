@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from fastcore.basics import patch
-from ..core import HPOError, DataError, as_utc
+from ..core import mape, HPOError, DataError, as_utc
 from ..etl import SUBSYSTEMS, default_data_dir, read_ons_balance, read_ons_cmo, to_hourly
 from ..forecast import read_load_files, load_series
 from ..dispatch import System
@@ -134,7 +134,7 @@ def _kpis(r:RealtimeResult, obs:np.ndarray, hydro_obs:np.ndarray) -> dict:
     f50, B = r.forecast['p50_mw'].to_numpy(float), r.balance
     known = np.isfinite(obs)
     inside = (obs >= r.forecast['p10_mw'].to_numpy(float)) & (obs <= r.forecast['p90_mw'].to_numpy(float))
-    return {'forecast_mape': float(np.mean(np.abs(f50 - obs)[known] / obs[known]) * 100) if known.any() else None,
+    return {'forecast_mape': mape(obs[known], f50[known]) if known.any() else None,
             'band_coverage': float(inside[known].mean()) if known.any() else None, 'hours_observed': int(known.sum()),
             'hydro_optimized_mwh': float(B['hydro'].sum()),
             'hydro_actual_mwh': float(np.nansum(hydro_obs)) if np.isfinite(hydro_obs).all() else None,

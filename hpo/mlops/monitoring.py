@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from fastcore.script import Param
-from ..core import DataError, atomic_path, call_parse_hyphens, run_cli, as_utc
+from ..core import ape, DataError, atomic_path, call_parse_hyphens, run_cli, as_utc
 from ..forecast import train, backtest
 from .registry import RegistryError, Registry, now_iso, psi, drift_level, feature_psi, feature_levels
 
@@ -24,12 +24,12 @@ def _subsystem_report(g:pd.DataFrame,  # the backtest of one subsystem over the 
                       profile:dict|None, features:dict|None, # its training profiles (load, input features)
                      ) -> dict:
     "MAPE of the backtest `g` (all hours, 1 h and 24 h ahead), PSI and drift of the period's load and its features."
-    ape = (g['p50_mw'] - g['actual_mw']).abs() / g['actual_mw'] * 100
+    errors = ape(g['actual_mw'], g['p50_mw'])
     recent = s[(s.index >= start) & (s.index < end)]
     v = psi(profile, recent.to_numpy(float)) if profile else float('nan')
     feats = feature_psi(features, s[s.index < end], start) if features else {}
-    return {'mape': float(ape.mean()), 'mape_h1': float(ape[g['horizon'] == 1].mean()),
-            'mape_h24': float(ape[g['horizon'] == 24].mean()), 'forecast_hours': int(len(g)),
+    return {'mape': float(errors.mean()), 'mape_h1': float(errors[g['horizon'] == 1].mean()),
+            'mape_h24': float(errors[g['horizon'] == 24].mean()), 'forecast_hours': int(len(g)),
             'psi': v if np.isfinite(v) else None, 'drift': drift_level(v), 'features': feature_levels(feats)}
 
 # %% ../../nbs/04_mlops/06_monitoring.ipynb #5a0acf1c

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from fastcore.basics import patch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from ..core import DataError, json_safe
+from ..core import ape, DataError, json_safe
 from ..etl import SUBSYSTEMS
 from ..forecast import Forecaster
 from ..dispatch import System
@@ -51,7 +51,7 @@ def observe(self:Monitor, subsystem:str,  # N, NE, S or SE
         known = history.dropna()
         for key in [k for k in pend if k[0] in known.index]:
             actual = float(known[key[0]])
-            errs.append((key[0], key[1], abs(pend.pop(key) - actual) / actual * 100))
+            errs.append((key[0], key[1], ape(actual, pend.pop(key))))
         if errs:
             newest = max(e[0] for e in errs)
             while errs and errs[0][0] <= newest - pd.Timedelta(hours=self.window_hours): errs.popleft()
