@@ -871,12 +871,15 @@ TOL = 1e-6
 
 @dataclass
 class DispatchResult:
-    status: str                 # optimal | deficit | infeasible | the solver's status
+    "A dispatch: its status, its tables per plant and per subsystem, its figures, and the limits it could not meet."
+    status: str                 # optimal | deficit | infeasible | the solver's status (the worst one, over several LPs)
     message: str                # the status in plain words
     dispatch: pd.DataFrame      # per plant and hour
     balance: pd.DataFrame       # per subsystem and hour
     summary: dict               # KPIs, model size and timings
     violations: pd.DataFrame    # limits that could not be met
+    ramp_alerts: pd.DataFrame = field(default_factory=pd.DataFrame) # hours whose net-load ramp the hydro fleet cannot follow, once computed (`ramp_alerts`)
+    scope: str = 'SIN'          # 'SIN': one LP over the system given; 'islands': one LP per subsystem, tables joined; 'island': one subsystem alone
 
 # %% ../nbs/03_dispatch.ipynb #f3fd488e
 def _solution_arrays(system:System, inputs:Inputs, lp:LinearProgram, sol:Solution)->dict:

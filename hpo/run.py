@@ -6,7 +6,7 @@
 from __future__ import annotations
 import base64, html, io, json, math, os, sys, time
 from contextlib import contextmanager
-from dataclasses import dataclass, field, asdict
+from dataclasses import dataclass, field, asdict, replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -18,17 +18,17 @@ import pandas as pd
 from .core import ape, parse_date, HPOError, DataError, atomic_path, call_parse_hyphens, run_cli, json_safe, utc_text
 from .etl import SUBSYSTEMS, parse_subsystems, LOCAL_TZ, default_data_dir, build_dataset, write_table
 from .forecast import (LGBM_PARAMS, Forecaster, load_series, train, evaluate, skill_table)
-from .dispatch import (DISPATCH_COLUMNS, BALANCE_COLUMNS, System, Inputs, deck_system, dispatch, ramp_alerts,
+from .dispatch import (DispatchResult, DISPATCH_COLUMNS, BALANCE_COLUMNS, System, Inputs, deck_system, dispatch, ramp_alerts,
                           water_balance_residual, bound_violations, resolve_water_value)
 from .mlops.registry import Registry
 from .mlops.realtime import predict_and_optimize_realtime, subsystem_system
 
 # %% auto #0
 __all__ = ['QUICK', 'FULL', 'MODEL_ORDER', 'CSS', 'STAGES', 'RunSettings', 'Progress', 'periods', 'metrics_table', 'mape_summary',
-           'renewable_profile', 'DispatchOutcome', 'forecast_inputs', 'dispatch_sin', 'dispatch_islands',
-           'backcast_day', 'backcast', 'backcast_summary', 'plot_skill', 'plot_forecast', 'plot_balance',
-           'plot_backcast', 'png_bytes', 'html_table', 'html_report', 'write_csv', 'write_text', 'write_bytes',
-           'run_pipeline', 'report_sections', 'summary_text', 'hpo_run']
+           'renewable_profile', 'forecast_inputs', 'dispatch_sin', 'dispatch_islands', 'backcast_day', 'backcast',
+           'backcast_summary', 'plot_skill', 'plot_forecast', 'plot_balance', 'plot_backcast', 'png_bytes',
+           'html_table', 'html_report', 'write_csv', 'write_text', 'write_bytes', 'run_pipeline', 'report_sections',
+           'summary_text', 'hpo_run']
 
 # %% ../nbs/05_run.ipynb #44a395dc
 QUICK = dict(trees=40, num_leaves=15, max_bin=63, epochs=3, stride=7, lstm={'units': 32, 'dense': 64})
@@ -178,18 +178,6 @@ def renewable_profile(table:pd.DataFrame,        # the ETL's integrated table (w
     out = base.join(prof, on=['subsystem', 'hour']).drop(columns='hour')
     return out.fillna({'wind_mw': 0.0, 'solar_mw': 0.0}), what
 
-# %% ../nbs/05_run.ipynb #6ad5a6f2
-@dataclass
-class DispatchOutcome:
-    "The dispatch of the forecast day (or of the backcast day), with its checks."
-    scope: str                  # 'SIN' (one LP over the whole deck) or 'islands' (one LP per subsystem)
-    status: str                 # optimal, deficit, infeasible, …: the worst over the LPs
-    message: str
-    dispatch: pd.DataFrame      # `DISPATCH_COLUMNS` (+ code)
-    balance: pd.DataFrame       # `BALANCE_COLUMNS`
-    ramp_alerts: pd.DataFrame   # timestamp, subsystem, net_load_ramp_mw, hydro_can_follow_mw, shortfall_mw
-    kpis: dict                  # energy, cost and check figures for the summary
-
 # %% ../nbs/05_run.ipynb #e0ca90e6
 def forecast_inputs(forecast:pd.DataFrame,   # `Forecaster.forecast`: timestamp, subsystem, p10_mw, p50_mw, p90_mw
                     renewables:pd.DataFrame, # `renewable_profile` of the same hours
@@ -204,7 +192,8 @@ def forecast_inputs(forecast:pd.DataFrame,   # `Forecaster.forecast`: timestamp,
                   np.minimum(grid('p10_mw'), p50), np.maximum(grid('p90_mw'), p50))
 
 # %% ../nbs/05_run.ipynb #f9570089
-def _kpis(status:str, message:str, D:pd.DataFrame, B:pd.DataFrame, alerts:pd.DataFrame, residual:float, bounds:float, extra:dict) -> dict:
+def _dispatch_summary(status:str, message:str, D:pd.DataFrame, B:pd.DataFrame, alerts:pd.DataFrame, residual:float, bounds:float, extra:dict) -> dict:
+    "The figures of a dispatch for the run's summary: energy per source, marginal cost, ramp alerts and the checks (water balance, bounds)."
     mc = B.groupby('subsystem')['marginal_cost'].mean()
     return {'status': status, 'message': message, 'hours': int(B['timestamp'].nunique()), 'n_plants': int(D['plant'].nunique()) if len(D) else 0,
             'load_mwh': float(B['load'].sum()), 'hydro_mwh': float(B['hydro'].sum()), 'thermal_mwh': float(B['thermal'].sum()),
@@ -214,22 +203,22 @@ def _kpis(status:str, message:str, D:pd.DataFrame, B:pd.DataFrame, alerts:pd.Dat
             'water_balance_residual_hm3': residual, 'bound_excess': bounds} | extra
 
 # %% ../nbs/05_run.ipynb #d7884d0b
-def dispatch_sin(system:System, inputs:Inputs) -> DispatchOutcome:
+def dispatch_sin(system:System, inputs:Inputs) -> DispatchResult:
     "One LP over the whole SIN; checks recomputed from its tables."
     r = dispatch(system, inputs)
     if r.balance.empty: raise HPOError(f'dispatch: {r.message}')
     alerts = ramp_alerts(system, inputs, r)
     extra = {k: r.summary[k] for k in ('spill_hm3', 'water_used_hm3', 'thermal_cost_rs', 'objective', 'n_variables', 'n_constraints', 'solve_s')}
-    k = _kpis(r.status, r.message, r.dispatch, r.balance, alerts, float(water_balance_residual(r, system).max()),
+    k = _dispatch_summary(r.status, r.message, r.dispatch, r.balance, alerts, float(water_balance_residual(r, system).max()),
               float(max(bound_violations(r, system).values())), extra)
-    return DispatchOutcome('SIN', r.status, r.message, r.dispatch, r.balance, alerts, k)
+    return replace(r, summary=k, ramp_alerts=alerts, scope='SIN')
 
 # %% ../nbs/05_run.ipynb #becf0bf0
 def dispatch_islands(forecaster:Forecaster,      # the served model
                      history:dict,               # subsystem -> load up to the origin
                      renewables:pd.DataFrame,    # `renewable_profile` of the forecast hours
                      system:System,              # the whole SIN; each subsystem is cut out of it
-                    ) -> DispatchOutcome:
+                    ) -> DispatchResult:
     "Each subsystem alone with `predict_and_optimize_realtime` (the service's path); tables and checks combined."
     D, B, A, status, msgs, res, bnd, solve = [], [], [], [], [], 0.0, 0.0, 0.0
     for sub in forecaster.subsystems:
@@ -245,8 +234,8 @@ def dispatch_islands(forecaster:Forecaster,      # the served model
         status.append(r.status); msgs.append(f'{sub}: {r.message}'); solve += r.summary['solve_s']
     worst = next((s for s in status if s != 'optimal'), 'optimal')
     D, B, A = pd.concat(D, ignore_index=True), pd.concat(B, ignore_index=True), pd.concat(A, ignore_index=True)
-    k = _kpis(worst, '; '.join(msgs), D, B, A, res, bnd, {'solve_s': round(solve, 4)})
-    return DispatchOutcome('islands', worst, k['message'], D, B, A, k)
+    k = _dispatch_summary(worst, '; '.join(msgs), D, B, A, res, bnd, {'solve_s': round(solve, 4)})
+    return DispatchResult(worst, k['message'], D, B, k, pd.DataFrame(), A, 'islands')
 
 # %% ../nbs/05_run.ipynb #4a49b7dd
 def backcast_day(table:pd.DataFrame, # the integrated table
@@ -275,7 +264,7 @@ def backcast(table:pd.DataFrame,     # the integrated table
              system:System,          # the SIN for that day's month
              forecaster:Forecaster|None=None, # the served model: adds its day-ahead forecast of the day
              series:dict|None=None,  # subsystem -> load series (the forecast's history)
-            ) -> tuple[pd.DataFrame, DispatchOutcome]: # per subsystem and hour: observed vs optimised; the dispatch
+            ) -> tuple[pd.DataFrame, DispatchResult]: # per subsystem and hour: observed vs optimised; the dispatch
     "Dispatch a real day with its observed load, wind and solar; compare with ONS's hydro and thermal (and score the forecast)."
     day = table[table['timestamp'].isin(hours)].astype({'subsystem': str})
     grid = lambda c: day.pivot(index='subsystem', columns='timestamp', values=c).reindex(index=list(SUBSYSTEMS), columns=hours).to_numpy(float)
@@ -341,7 +330,7 @@ def plot_forecast(series:dict,           # subsystem -> load series
     return fig
 
 # %% ../nbs/05_run.ipynb #d93fde2d
-def plot_balance(out:DispatchOutcome, # a dispatch
+def plot_balance(out:DispatchResult, # a dispatch
                  title:str='dispatch', n_reservoirs:int=6, plants:pd.DataFrame|None=None):
     "Stacked supply per subsystem with the load, and the stored volume of the largest reservoirs."
     import matplotlib.pyplot as plt
@@ -519,7 +508,7 @@ def _dispatch_stage(r):
     r.files['balance.csv'] = write_csv(r.disp.balance.reindex(columns=BALANCE_COLUMNS), r.out/'balance.csv')
     r.files['ramp_alerts.csv'] = write_csv(r.disp.ramp_alerts.reindex(columns=['timestamp', 'subsystem', 'net_load_ramp_mw', 'hydro_can_follow_mw', 'shortfall_mw']),
                                            r.out/'ramp_alerts.csv')
-    r.p.log(f'{r.disp.scope}, {r.disp.kpis["n_plants"]} plants × {r.disp.kpis["hours"]} h: {r.disp.message}')
+    r.p.log(f'{r.disp.scope}, {r.disp.summary["n_plants"]} plants × {r.disp.summary["hours"]} h: {r.disp.message}')
 
 # %% ../nbs/05_run.ipynb #cdfe910f
 def _backcast_stage(r):
@@ -548,10 +537,10 @@ def _run_summary(r) -> dict:
                            'model_beats_baselines': bool(summ.loc['model', 'mape_h1_24'] < summ.drop(index=['model', 'lightgbm', 'lstm'], errors='ignore')['mape_h1_24'].min())},
         'forecast': {'origin': r.per['origin'], 'first_hour': ts[0], 'last_hour': ts[-1], 'hours': len(ts), 'subsystems': list(r.served.subsystems),
                      'peak_p50_mw': r.forecast.groupby('subsystem')['p50_mw'].max().round(1).to_dict()},
-        'dispatch': {'scope': disp.scope, 'renewables_assumed': r.renew_note, **disp.kpis,
+        'dispatch': {'scope': disp.scope, 'renewables_assumed': r.renew_note, **disp.summary,
                      'water_value_rs_mwh': r.system.water_value_rs_mwh, 'water_value_source': r.wv_source},
         'backcast': {'day_local': r.bday, 'first_hour': r.hours[0], 'in_test_period': bool(r.hours[0] >= r.per['train_end']),
-                     'status': r.bout.status, 'message': r.bout.message, 'water_balance_residual_hm3': r.bout.kpis['water_balance_residual_hm3'],
+                     'status': r.bout.status, 'message': r.bout.message, 'water_balance_residual_hm3': r.bout.summary['water_balance_residual_hm3'],
                      'water_value_rs_mwh': r.bsys.water_value_rs_mwh, 'water_value_source': r.bwv_source,
                      'energy': r.bsum.round(4).to_dict('index')},
         'model': {'registry': str(r.reg.root.resolve()), 'version': r.version, 'serving': r.reg.serving, 'manifest': 'registry/versions/' + r.version + '/manifest.json',
@@ -601,7 +590,7 @@ def _pivot_forecast(forecast:pd.DataFrame) -> pd.DataFrame:
     return f.pivot(index='hour', columns='subsystem', values='p50_mw').rename_axis(index='UTC hour', columns='P50 (MW)')
 
 # %% ../nbs/05_run.ipynb #7571f1c6
-def report_sections(summary:dict, summ:pd.DataFrame, metrics:pd.DataFrame, forecast:pd.DataFrame, disp:DispatchOutcome,
+def report_sections(summary:dict, summ:pd.DataFrame, metrics:pd.DataFrame, forecast:pd.DataFrame, disp:DispatchResult,
                     cmp:pd.DataFrame, bsum:pd.DataFrame, quality, figs:dict) -> list:
     "The report's sections for `html_report`."
     S, e, k = summary, summary['forecast_error'], summary['dispatch']

@@ -14,7 +14,7 @@ import pandas as pd
 from ..core import HPOError, DataError
 from ..etl import SUBSYSTEMS
 from ..forecast import Forecaster
-from ..dispatch import reroute_downstream, System, Inputs, deck_system, dispatch, ramp_alerts, with_incremental_inflows, WarmStarts, WARM_STARTS, resolve_water_value
+from ..dispatch import DispatchResult, reroute_downstream, System, Inputs, deck_system, dispatch, ramp_alerts, with_incremental_inflows, WarmStarts, WARM_STARTS, resolve_water_value
 
 # %% auto #0
 __all__ = ['subsystem_system', 'with_volumes', 'month_deck', 'day_water_value', 'RealtimeResult', 'DispatchError',
@@ -74,18 +74,13 @@ def _island(whole:System, subsystem:str) -> System:
     return hit[1]
 
 # %% ../../nbs/04_mlops/02_realtime.ipynb #f6f6081d
-@dataclass
-class RealtimeResult:
-    "Forecast and dispatch of one subsystem for the next hours."
+@dataclass(kw_only=True)
+class RealtimeResult(DispatchResult):
+    """Forecast and dispatch of one subsystem for the next hours: the `DispatchResult` of the subsystem as an island
+    (`dispatch` per plant and hour without the subsystem column, `balance` and `ramp_alerts` per hour), with its forecast."""
     subsystem: str
     model_version: str|None
     forecast: pd.DataFrame      # timestamp, horizon, p10_mw, p50_mw, p90_mw
-    dispatch: pd.DataFrame      # per plant and hour: timestamp, plant, generation_mw, turbined_m3s, spilled_m3s, volume_hm3
-    balance: pd.DataFrame       # per hour: load, hydro, thermal, wind, solar, deficit, curtailment, marginal_cost
-    ramp_alerts: pd.DataFrame   # hours whose net-load ramp the hydro plants cannot follow
-    status: str                 # the dispatch's status: optimal, deficit, infeasible, …
-    message: str                # the status in plain words
-    summary: dict               # the dispatch's KPIs
     timings_ms: dict = field(default_factory=dict)
 
 class DispatchError(HPOError):
@@ -160,9 +155,10 @@ def predict_and_optimize_realtime(forecaster:Forecaster,  # a trained forecaster
     res = dispatch(sys_, inputs, solver, warm=warm)
     t2 = time.perf_counter()
     balance, alerts = _subsystem_tables(res, sys_, inputs, subsystem)
-    return RealtimeResult(subsystem, forecaster.meta.get('registry_version'),
-                          fc[['timestamp', 'horizon', 'p10_mw', 'p50_mw', 'p90_mw']].reset_index(drop=True),
-                          res.dispatch.drop(columns=['subsystem'], errors='ignore').reset_index(drop=True), balance, alerts,
-                          res.status, res.message, res.summary,
-                          {'forecast': round((t1 - t0) * 1e3, 2), 'dispatch': round((t2 - t1) * 1e3, 2),
-                           'total': round((time.perf_counter() - t0) * 1e3, 2)})
+    return RealtimeResult(status=res.status, message=res.message,
+                          dispatch=res.dispatch.drop(columns=['subsystem'], errors='ignore').reset_index(drop=True), balance=balance,
+                          summary=res.summary, violations=res.violations, ramp_alerts=alerts, scope='island',
+                          subsystem=subsystem, model_version=forecaster.meta.get('registry_version'),
+                          forecast=fc[['timestamp', 'horizon', 'p10_mw', 'p50_mw', 'p90_mw']].reset_index(drop=True),
+                          timings_ms={'forecast': round((t1 - t0) * 1e3, 2), 'dispatch': round((t2 - t1) * 1e3, 2),
+                                      'total': round((time.perf_counter() - t0) * 1e3, 2)})
