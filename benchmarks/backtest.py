@@ -2,7 +2,7 @@
 before it, validation the year before), scored until the next month, at horizons 1 and 24; beside it the LightGBM of
 the model trained once up to 2022-12-31 (the forecast benchmark's model), on the same hours.
 
-    python benchmarks/backtest.py [--source ../shared/data] [--work DIR] [--model DIR]
+    python benchmarks/backtest.py [--data ../shared/data] [--work DIR] [--model DIR]
 
 Writes DIR/rolling_origin.csv (read by the forecast notebook) and prints MAPE per month and for the year.
 """
@@ -12,17 +12,17 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-p.add_argument('--source', default=str(ROOT.parent/'shared'/'data'))
+p.add_argument('--data', default=str(ROOT.parent/'shared'/'data'))
 p.add_argument('--work', default=str(ROOT/'_bench'/'backtest'))
 p.add_argument('--model', default=str(ROOT/'_bench'/'forecast'/'model'), help='model trained to 2022-12-31 (benchmarks/forecast.py); skipped if absent')
-p.add_argument('--table', default=str(ROOT/'_bench'/'forecast'/'integrated.parquet'), help='integrated table (built from --source if absent)')
+p.add_argument('--table', default=str(ROOT/'_bench'/'forecast'/'integrated.parquet'), help='integrated table (built from --data if absent)')
 a = p.parse_args()
 work = Path(a.work); work.mkdir(parents=True, exist_ok=True)
 
 from hpo.etl import build_dataset
 from hpo.forecast import load_series, load_forecaster, rolling_origin
 table = Path(a.table)
-series = load_series(table if table.exists() else build_dataset(a.source, log=lambda *x: None)[0])
+series = load_series(table if table.exists() else build_dataset(a.data, log=lambda *x: None)[0])
 fixed = load_forecaster(a.model) if (Path(a.model)/'metadata.json').exists() else None
 if fixed is not None and not fixed.meta['train_end'].startswith('2023-01-01'): sys.exit(f'{a.model}: trained to {fixed.meta["train_end"]}, expected 2023-01-01')
 t = time.perf_counter()

@@ -1,7 +1,7 @@
 """Forecast benchmark: train on target hours 2012-01-01 .. 2022-12-31 (validation: 2022) from all of ../shared/data,
 score every hour of 2023 (never seen in training), and time training and a single 24-hour forecast.
 
-    python benchmarks/forecast.py [--source ../shared/data] [--work DIR] [--skip-train]
+    python benchmarks/forecast.py [--data ../shared/data] [--work DIR] [--skip-train]
 
 It runs the real commands (hpo-etl, hpo-train, hpo-evaluate) and prints tables: MAPE of the served model, the LSTM
 and LightGBM against the reference LightGBM of issue 7 (and 10 % below it, the aim), naive baselines, the P10-P90
@@ -14,7 +14,7 @@ import numpy as np, pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-p.add_argument('--source', default=str(ROOT.parent/'shared'/'data'))
+p.add_argument('--data', default=str(ROOT.parent/'shared'/'data'))
 p.add_argument('--work', default=str(ROOT/'_bench'/'forecast'))
 p.add_argument('--skip-train', action='store_true', help='reuse the model already in --work')
 a = p.parse_args()
@@ -32,11 +32,11 @@ def run(*cmd):
     return time.perf_counter() - t
 cpu, load = {}, {}
 
-if not table.exists(): run('hpo-etl', '--source', a.source, '--out', str(table), '--quiet')
+if not table.exists(): run('hpo-etl', '--data', a.data, '--out', str(table), '--quiet')
 if not a.skip_train:
     t_train = run('hpo-train', '--data', str(table), '--train-end', '2023-01-01', '--train-start', '2012-01-01', '--out', str(model))
 else: t_train = float('nan')
-files = sorted(str(f) for f in (Path(a.source)/'ons'/'curva_carga').glob('CURVA_CARGA_202[23].csv'))
+files = sorted(str(f) for f in (Path(a.data)/'ons'/'curva_carga').glob('CURVA_CARGA_202[23].csv'))
 t_eval = run('hpo-evaluate', '--model', str(model), '--load-files', *files, '--start', '2023-01-01', '--end', '2023-12-31',
              '--horizons', ','.join(map(str, range(1, 25))), '--json', str(report))
 rep = json.loads(report.read_text())

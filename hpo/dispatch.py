@@ -15,7 +15,7 @@ import pandas as pd
 import pulp
 from fastcore.basics import patch
 from fastcore.script import Param
-from .core import HPOError, DataError, atomic_path, call_parse_hyphens, run_cli, as_utc, json_safe, utc_text
+from .core import HPOError, DataError, atomic_path, call_parse_hyphens, as_utc, json_safe, utc_text
 from .etl import SUBSYSTEMS, read_rows, to_numbers, default_data_dir
 
 # %% auto #0

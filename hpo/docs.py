@@ -7,7 +7,7 @@ from __future__ import annotations
 import json, os, re, shutil, sys, tempfile, time, uuid
 from io import StringIO
 from pathlib import Path
-from .core import HPOError, call_parse_hyphens, run_cli, replace_folder
+from .core import HPOError, call_parse_hyphens, replace_folder
 
 # %% auto #0
 __all__ = ['page_name', 'split_directives', 'title_md', 'relink', 'quarto_divs', 'sphinx_nb', 'pandoc_slug', 'site_toc',

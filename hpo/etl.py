@@ -6,13 +6,12 @@
 from __future__ import annotations
 import io, json, os, re, sys, time, shutil, sysconfig, tempfile, unicodedata, urllib.request, urllib.error, warnings, zipfile
 from contextlib import contextmanager
-from functools import wraps
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from .core import HPOError, DataError, atomic_path, as_utc, call_parse_hyphens, run_cli, parse_date
+from .core import HPOError, DataError, atomic_path, call_parse_hyphens
 
 # %% auto #0
 __all__ = ['SUBSYSTEMS', 'SUBSYSTEM_NAMES', 'LOCAL_TZ', 'SCHEMA', 'ONS_LOAD_COLUMNS', 'ONS_BALANCE_COLUMNS', 'BALANCE_VALUES',

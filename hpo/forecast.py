@@ -17,7 +17,7 @@ import pandas as pd
 
 from fastcore.basics import patch
 from fastcore.script import Param
-from .core import (mape, atomic_folder, parse_date, HPOError, DataError, atomic_path, call_parse_hyphens, run_cli, as_utc, error_metrics,
+from .core import (mape, atomic_folder, parse_date, HPOError, DataError, atomic_path, call_parse_hyphens, as_utc, error_metrics,
                       parallel_map)
 from .etl import SUBSYSTEMS, parse_subsystems, calendar_features, read_ons_load, regularize, default_data_dir
 

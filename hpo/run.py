@@ -15,7 +15,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')    # TensorFlow's start-up ch
 
 import numpy as np
 import pandas as pd
-from .core import ape, parse_date, HPOError, DataError, atomic_path, call_parse_hyphens, run_cli, json_safe, utc_text
+from .core import ape, parse_date, HPOError, DataError, atomic_path, call_parse_hyphens, json_safe, utc_text
 from .etl import SUBSYSTEMS, parse_subsystems, LOCAL_TZ, default_data_dir, build_dataset, write_table
 from .forecast import (LGBM_PARAMS, Forecaster, load_series, train, evaluate, skill_table)
 from .dispatch import (DispatchResult, DISPATCH_COLUMNS, BALANCE_COLUMNS, System, Inputs, deck_system, dispatch, ramp_alerts,

@@ -8,7 +8,7 @@ import os, sys, time
 from datetime import datetime
 from typing import Literal
 
-from ..core import HPOError, call_parse_hyphens, run_cli
+from ..core import HPOError, call_parse_hyphens
 from .registry import RegistryError, ArtifactError, Registry
 from .service import ModelService, NoModelError, PredictRequest, PredictResponse
 from .dashboard import Archive, dashboard_data, plotly_js, DASHBOARD_HTML
@@ -77,7 +77,6 @@ def _model_routes(app, service:ModelService, m:dict):
     @app.post('/v1/models/{version}/promote', summary='Make a version the serving one (after checking its files)',
               responses={404: {'description': 'no such version'}, 409: {'description': 'the version cannot load; the old one keeps serving'}})
     def promote(version:str=PathParam(description='a registered version, e.g. v2', max_length=20)):
-        old = service.version
         try: out = service.promote(version)
         except ArtifactError as e: m['promotions'].labels('refused').inc(); return _error(409, e, 'path')
         except RegistryError as e: m['promotions'].labels('unknown').inc(); return _error(404, e, 'path')

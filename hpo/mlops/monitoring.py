@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from fastcore.script import Param
-from ..core import ape, DataError, atomic_path, call_parse_hyphens, run_cli, as_utc
+from ..core import ape, DataError, atomic_path, call_parse_hyphens, as_utc
 from ..forecast import train, backtest
 from .registry import RegistryError, Registry, now_iso, psi, drift_level, feature_psi, feature_levels
 

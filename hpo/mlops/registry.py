@@ -291,7 +291,7 @@ def verify(self:Registry, version:str, # a registered version
 def load(self:Registry, version:str, # a registered version
         ) -> Forecaster:
     "The forecaster of `version`, after `verify`."
-    m = self.verify(version)
+    self.verify(version)
     try: fc = load_forecaster(self.path(version))
     except DataError as e: raise ArtifactError(f'{version}: {e}') from None
     fc.meta = {**fc.meta, 'registry_version': version}
