@@ -308,13 +308,19 @@ LOAD_OPTIONAL = ['wind_mw', 'solar_mw', 'p10_mw', 'p90_mw']
 
 # %% ../nbs/03_dispatch.ipynb #cca48627
 def _load_rows(path)->pd.DataFrame:
-    "The raw rows of a load table; a forecast's latest origin, its median `p50_mw` as `load_mw`."
+    "The raw rows of a load table; a forecast's latest origin, its median `p50_mw` as `load_mw` (and the wind and solar P50 when it has them)."
     rows = read_rows(path, ',', LOAD_COLUMNS[:2])
     if 'load_mw' not in rows and 'p50_mw' in rows:   # a forecast of the forecast stage: its median is the load
         rows['load_mw'] = rows['p50_mw']
         if 'origin' in rows:   # several forecast origins: the latest one
             origin = pd.to_datetime(rows['origin'], utc=True, errors='coerce', format='ISO8601')
             rows = rows[origin == origin.max()].reset_index(drop=True)
+        if 'series' in rows:   # every series of `hpo-forecast` (load, wind, solar, net load): the load's rows, with wind and solar's P50
+            load = rows[rows['series'] == 'load'].reset_index(drop=True)
+            for kind in ('wind', 'solar'):
+                p50 = rows[rows['series'] == kind].set_index(['timestamp', 'subsystem'])['p50_mw']
+                load[f'{kind}_mw'] = [p50.get((t, s), '') for t, s in zip(load['timestamp'], load['subsystem'])]
+            rows = load
     if 'load_mw' not in rows:
         raise DataError("missing column 'load_mw'", path, line=1, column='load_mw', expected='a header with timestamp, subsystem, load_mw (or p50_mw)')
     return rows
@@ -368,6 +374,7 @@ class Inputs:
     "Hourly inputs of one dispatch, as arrays (subsystem × hour) in `SUBSYSTEMS` order."
     timestamps: pd.DatetimeIndex
     load: np.ndarray; wind: np.ndarray; solar: np.ndarray; p10: np.ndarray; p90: np.ndarray
+    band: str = 'load'   # what P10/P90 bound: 'load' (wind and solar as given), or 'net_load' (their uncertainty inside the band)
     @property
     def hours(self): return len(self.timestamps)
 
@@ -552,8 +559,8 @@ def resolve_water_value(spec:str|float,   # 'auto', 'cmo', or R$/MWh
 
 # %% ../nbs/03_dispatch.ipynb #ae6fda37
 def reserve_requirements(inputs:Inputs)->tuple[np.ndarray, np.ndarray]:
-    "Upward and downward hydro reserve (MW) per subsystem and hour."
-    renew = RENEWABLE_RESERVE_FRACTION * (inputs.wind + inputs.solar)
+    "Upward and downward hydro reserve (MW) per subsystem and hour: the band's distance from P50 (or a share of the load), plus a share of wind and solar unless the band is the net load's."
+    renew = RENEWABLE_RESERVE_FRACTION * (inputs.wind + inputs.solar) if inputs.band != 'net_load' else 0.0   # a net-load band holds their swings
     up = np.where(np.isnan(inputs.p90), RESERVE_FRACTION * inputs.load, np.clip(inputs.p90 - inputs.load, 0, None)) + renew
     down = np.where(np.isnan(inputs.p10), RESERVE_FRACTION * inputs.load, np.clip(inputs.load - inputs.p10, 0, None)) + renew
     return up, down
@@ -1009,8 +1016,9 @@ def bound_violations(result:DispatchResult, system:System, tol:float=1e-6)->dict
 # %% ../nbs/03_dispatch.ipynb #538413b8
 def ramp_alerts(system:System, inputs:Inputs,
                 result:DispatchResult|None=None, # a dispatch of these inputs: adds the headroom limit
-               )->pd.DataFrame: # `timestamp, subsystem, net_load_ramp_mw, hydro_can_follow_mw, shortfall_mw`, flagged hours only
-    "Hours where the net-load ramp exceeds what the subsystem's hydro fleet can follow."
+               )->pd.DataFrame: # `timestamp, subsystem, net_load_ramp_mw, hydro_can_follow_mw, shortfall_mw, kind`, flagged hours only
+    """Hours where the net-load ramp exceeds what the subsystem's hydro fleet can follow: the P50 ramp (`kind` 'forecast'), or
+    else the largest ramp the P10–P90 band allows, from one edge to the other (`kind` 'band')."""
     P = system.plants; S = len(SUBSYSTEMS)
     sub = np.array([SUBSYSTEMS.index(x) for x in P['subsystem']], int)
     ramp_cap = np.bincount(sub, weights=np.minimum(P['ramp_mw_per_h'], P['generation_max_mw']).to_numpy(float), minlength=S)[:, None]
@@ -1022,9 +1030,16 @@ def ramp_alerts(system:System, inputs:Inputs,
         hydro = result.balance.pivot(index='subsystem', columns='timestamp', values='hydro').loc[list(SUBSYSTEMS)].to_numpy()
         up = np.minimum(up, gmax - hydro[:, :-1]); down = np.minimum(down, hydro[:, :-1])
     can = np.where(ramp >= 0, up, down); short = np.abs(ramp) - can
-    s_, t_ = np.nonzero(short > TOL)
-    return pd.DataFrame({'timestamp': inputs.timestamps[1:][t_], 'subsystem': np.array(SUBSYSTEMS)[s_],
-                         'net_load_ramp_mw': ramp[s_, t_], 'hydro_can_follow_mw': can[s_, t_], 'shortfall_mw': short[s_, t_]})
+    lo, hi = inputs.p10 - inputs.wind - inputs.solar, inputs.p90 - inputs.wind - inputs.solar   # the band's edges as net load
+    rise, fall = hi[:, 1:] - lo[:, :-1], lo[:, 1:] - hi[:, :-1]                  # the largest ramps the band allows
+    wide = np.where(np.abs(rise) >= np.abs(fall), rise, fall)
+    wide_can = np.where(wide >= 0, up, down); wide_short = np.abs(wide) - wide_can
+    rows = []
+    for kind, r_, c_, sh in (('forecast', ramp, can, short), ('band', wide, wide_can, np.where(short > TOL, -np.inf, wide_short))):
+        s_, t_ = np.nonzero(np.nan_to_num(sh, nan=-np.inf) > TOL)
+        rows.append(pd.DataFrame({'timestamp': inputs.timestamps[1:][t_], 'subsystem': np.array(SUBSYSTEMS)[s_], 'net_load_ramp_mw': r_[s_, t_],
+                                  'hydro_can_follow_mw': c_[s_, t_], 'shortfall_mw': sh[s_, t_], 'kind': kind}))
+    return pd.concat(rows, ignore_index=True).sort_values(['timestamp', 'subsystem'], ignore_index=True)
 
 # %% ../nbs/03_dispatch.ipynb #f4d25b09
 DISPATCH_COLUMNS = ['timestamp', 'plant', 'subsystem', 'generation_mw', 'turbined_m3s', 'spilled_m3s', 'volume_hm3']

@@ -15,14 +15,15 @@ from .core import HPOError, DataError, atomic_path, call_parse_hyphens
 
 # %% auto #0
 __all__ = ['SUBSYSTEMS', 'SUBSYSTEM_NAMES', 'LOCAL_TZ', 'SCHEMA', 'ONS_LOAD_COLUMNS', 'ONS_BALANCE_COLUMNS', 'BALANCE_VALUES',
-           'CCEE_SUBMARKETS', 'INMET_COLUMNS', 'INMET_STANDARD_ORDER', 'INMET_LIMITS', 'RESERVOIR_VARIABLES', 'REMOTE',
-           'TYPICAL_LOAD_MW', 'WEATHER_STATIONS', 'SOURCE_FILES', 'WEATHER_COLUMNS', 'FetchError', 'parse_subsystems',
-           'read_text', 'parse_table', 'to_numbers', 'to_datetimes', 'local_to_utc', 'read_rows', 'subsystems',
-           'finish_frame', 'read_ons_load', 'default_data_dir', 'read_ons_balance', 'flag_outliers', 'check_balance',
-           'read_ons_cmo', 'to_hourly', 'read_ccee_price', 'plain', 'read_inmet_station', 'read_inmet_conventional',
-           'suspect_duplicates', 'read_ons_reservoir', 'regularize', 'SourceWarning', 'download', 'fetch',
-           'serve_folder', 'synthetic_load', 'calendar_features', 'QualityReport', 'available_years', 'locate_source',
-           'build_dataset', 'write_table', 'hpo_etl']
+           'MMGD_START', 'CCEE_SUBMARKETS', 'INMET_COLUMNS', 'INMET_STANDARD_ORDER', 'INMET_LIMITS',
+           'RESERVOIR_VARIABLES', 'REMOTE', 'TYPICAL_LOAD_MW', 'SOURCE_FILES', 'WEATHER_STATIONS', 'WEATHER_COLUMNS',
+           'FetchError', 'parse_subsystems', 'read_text', 'parse_table', 'to_numbers', 'to_datetimes', 'local_to_utc',
+           'read_rows', 'subsystems', 'finish_frame', 'read_ons_load', 'default_data_dir', 'read_ons_balance',
+           'flag_outliers', 'check_balance', 'balance_time_offset', 'mmgd_included', 'read_ons_cmo', 'to_hourly',
+           'read_ccee_price', 'plain', 'read_inmet_station', 'read_inmet_conventional', 'suspect_duplicates',
+           'read_ons_reservoir', 'regularize', 'SourceWarning', 'download', 'fetch', 'serve_folder', 'synthetic_load',
+           'calendar_features', 'QualityReport', 'available_years', 'locate_source', 'build_dataset', 'write_table',
+           'hpo_etl']
 
 # %% ../nbs/01_etl.ipynb #5345141f
 class FetchError(HPOError, OSError):
@@ -46,6 +47,7 @@ SCHEMA = {
     'solar_mw':            'solar generation, ONS energy balance (MW)',
     'interchange_mw':      'net interchange of the subsystem, ONS energy balance (MW, + = export)',
     'balance_flag':        "'ok', 'inconsistent' (subsystems do not add up to the SIN row), 'outlier', 'missing'",
+    'mmgd_included':       "True from `MMGD_START` (2023-04-29 00:00 local time) on: ONS's load (`load_mw`) and solar (`solar_mw`) include its estimate of distributed PV (MMGD), a break in both series",
     'cmo_rs_mwh':          'ONS marginal operating cost, hourly mean of the half-hourly values (R$/MWh)',
     'pld_rs_mwh':          'CCEE hourly spot price PLD (R$/MWh); the bundled series covers the SE submarket only',
     'temperature_c':       'air temperature (dry bulb) at the subsystem\'s weather station (°C)',
@@ -54,7 +56,7 @@ SCHEMA = {
     'radiation_kj_m2':     'global radiation in the hour (kJ/m²); INMET leaves night hours empty',
     'precipitation_mm':    'precipitation in the hour (mm)',
     'wind_speed_ms':       'wind speed at the station (m/s)',
-    'weather_station':     'INMET station code the weather columns come from',
+    'weather_station':     "INMET station the weather columns come from: an automatic station's code (A701, A801, A301) or the capitals' conventional stations (e.g. 'RS+PR+SC')",
     'weather_flag':        "'ok', 'filled', 'interpolated' (3-a-day conventional readings), 'missing'",
     'hour_local':          'hour of day in Brasília local time (0–23)',
     'weekday':             'day of week in local time, Monday = 0',
@@ -301,6 +303,34 @@ def check_balance(bal:pd.DataFrame,         # output of `read_ons_balance`, with
     out.loc[out['balance_flag'] != 'ok', BALANCE_VALUES] = np.nan
     return out.reset_index(drop=True), details
 
+# %% ../nbs/01_etl.ipynb #e58f4504
+def balance_time_offset(balance:pd.DataFrame,  # `read_ons_balance` or `check_balance` output (`timestamp`, `subsystem`, `balance_load_mw`)
+                        load:pd.DataFrame,     # ONS load (`timestamp`, `subsystem`, `load_mw`), e.g. `read_ons_load` output
+                        shifts=range(-2, 3),   # candidate shifts, in hours
+                       ) -> tuple[int, pd.Series]:
+    "The shift (hours to add to the balance's timestamps) that best aligns its load with `load`, and the mean |gap| (MW) per shift."
+    b = balance.loc[balance['subsystem'].isin(SUBSYSTEMS), ['timestamp', 'subsystem', 'balance_load_mw']].dropna()
+    l = load[['timestamp', 'subsystem', 'load_mw']].dropna()
+    gaps = {}
+    for h in shifts:
+        m = b.assign(timestamp=b['timestamp'] + pd.Timedelta(hours=int(h))).merge(l, on=['timestamp', 'subsystem'])
+        gaps[int(h)] = (m['balance_load_mw'] - m['load_mw']).abs().mean() if len(m) else np.nan
+    gaps = pd.Series(gaps, dtype=float, name='mean_abs_gap_mw').rename_axis('shift_h')
+    if gaps.isna().all():
+        raise DataError('the balance and the load have no subsystem-hour in common', balance.attrs.get('quality', {}).get('file'),
+                        column='din_instante', expected=f'balance hours within {min(gaps.index):+d}…{max(gaps.index):+d} h of the load hours')
+    best = min(gaps.dropna().index, key=lambda h: (round(gaps[h], 6), abs(h)))   # ties: the smallest shift
+    return int(best), gaps
+
+# %% ../nbs/01_etl.ipynb #1013b0e5
+MMGD_START = '2023-04-29'   # local date from which ONS's load and solar include its estimate of distributed PV (MMGD)
+
+# %% ../nbs/01_etl.ipynb #825730b1
+def mmgd_included(ts:pd.Series) -> pd.Series:
+    "True for UTC timestamps `ts` at or after `MMGD_START` 00:00 local time, when ONS's load and solar include MMGD."
+    start = pd.Timestamp(MMGD_START).tz_localize(LOCAL_TZ)
+    return pd.Series(pd.DatetimeIndex(ts) >= start, index=ts.index if isinstance(ts, pd.Series) else None, name='mmgd_included')
+
 # %% ../nbs/01_etl.ipynb #df36140f
 def read_ons_cmo(path) -> pd.DataFrame:
     "ONS half-hourly marginal operating cost: `timestamp` (UTC), `subsystem`, `cmo_rs_mwh`."
@@ -367,7 +397,7 @@ def plain(s:str) -> str:
 def read_inmet_station(path) -> pd.DataFrame:
     "INMET automatic station file as `timestamp` (UTC), `station` and the weather columns; implausible values are NaN."
     path = Path(path)
-    text = read_text(path)
+    text = re.sub(r';,+(?=\r?$)', ';', read_text(path), flags=re.M)   # some copies end every line in ';,,,,'
     lines = text.splitlines()[:12]
     meta = {plain(l.split(';')[0]).rstrip(':'): l.split(';')[1].strip() for l in lines if ':;' in l}
     hdr = next((i for i, l in enumerate(lines) if plain(l).startswith('DATA') and ':;' not in l), None)
@@ -599,8 +629,6 @@ def calendar_features(ts:pd.Series) -> pd.DataFrame:
                          'is_optional_holiday': day.isin(list(opt))}, index=ts.index if isinstance(ts, pd.Series) else None)
 
 # %% ../nbs/01_etl.ipynb #0a0f0081
-WEATHER_STATIONS = {'SE': ['A701'], 'S': ['RS', 'PR', 'SC'], 'NE': ['BA', 'PE', 'CE'], 'N': ['AM']}
-
 @dataclass
 class QualityReport:
     "What each source delivered: one row per file read, and every flagged value."
@@ -633,7 +661,17 @@ SOURCE_FILES = {  # kind -> (relative path pattern in a data folder, reader)
     'ons_balance': ('ons/balanco_energia_subsistema/BALANCO_ENERGIA_SUBSISTEMA_{year}.csv', read_ons_balance),
     'ons_cmo':     ('ons/cmo_semihorario/CMO_SEMIHORARIO_{year}.csv', read_ons_cmo),
     'ccee_price':  ('ccee/preco_horario_se/BR_electricity_prices_{year}.csv', read_ccee_price),
-    'inmet':       ('inmet/automaticas/INMET_SE_SP_A701_*{year}*.CSV', read_inmet_station),
+    'inmet':       ('inmet/automaticas/INMET_SE_SP_A701_*{year}*.CSV', read_inmet_station),                     # SE: São Paulo–Mirante
+    'inmet_s':     ('inmet/automaticas/porto_alegre_A801/INMET_S_RS_A801_*{year}*.CSV', read_inmet_station),    # S: Porto Alegre
+    'inmet_ne':    ('inmet/automaticas/recife_A301/INMET_NE_PE_A301_*{year}*.CSV', read_inmet_station),         # NE: Recife
+}
+
+# %% ../nbs/01_etl.ipynb #d5f2d621
+WEATHER_STATIONS = {  # subsystem -> (SOURCE_FILES kind of its hourly automatic station, capitals' conventional stations for years without one)
+    'SE': ('inmet',    []),
+    'S':  ('inmet_s',  ['RS', 'PR', 'SC']),
+    'NE': ('inmet_ne', ['BA', 'PE', 'CE']),
+    'N':  (None,       ['AM']),
 }
 
 # %% ../nbs/01_etl.ipynb #09b97b5c
@@ -658,8 +696,9 @@ def _obtain(kind, year, source, remote, cache_dir, urls, log):
     if p is not None: return p, 'local'
     if not remote: return None, None
     rel = SOURCE_FILES[kind][0].format(year=year, ext='csv')
-    if kind == 'inmet': rel = f'inmet/automaticas/INMET_SE_SP_A701_SAO PAULO - MIRANTE_01-01-{year}_A_31-12-{year}.CSV'
-    try: return fetch(kind, year, rel, cache_dir, urls)
+    if kind.startswith('inmet'):   # every station is in INMET's one yearly zip
+        rel = SOURCE_FILES[kind][0].replace('*{year}*', f'01-01-{year}_A_31-12-{year}')
+    try: return fetch('inmet' if kind.startswith('inmet') else kind, year, rel, cache_dir, urls)
     except FetchError as e:
         log(f'  {kind} {year}: {e}'); return None, None
 
@@ -672,38 +711,50 @@ def _regular_by(df, value:str, by:str, **kw):
         r.insert(1, by, key); parts.append(r)
     return pd.concat(parts, ignore_index=True)
 
+# %% ../nbs/01_etl.ipynb #7b48c51c
+def _automatic_weather(frames:list) -> pd.DataFrame:
+    "One automatic station's yearly frames on an hourly grid (only the UTC years it has files for), with `weather_flag` and `weather_station`."
+    w = pd.concat(frames).drop_duplicates('timestamp').set_index('timestamp').sort_index()
+    cols = [c for c in ('temperature_c', 'dew_point_c', 'humidity_pct', 'radiation_kj_m2', 'precipitation_mm', 'wind_speed_ms') if c in w]
+    full = {c: regularize(w[c], outliers=False) for c in cols}
+    out = pd.DataFrame({c: full[c]['value'] for c in cols})
+    out['weather_flag'] = full['temperature_c']['flag'].replace({'gap': 'missing'})
+    out['weather_station'] = w['station'].reindex(out.index).ffill().bfill()
+    return out[out.index.year.isin(set(w.index.year))].reset_index()
+
+# %% ../nbs/01_etl.ipynb #65f2f967
+def _conventional_weather(conv_dir:Path, states:list, years, report) -> pd.DataFrame|None:
+    "Mean temperature of the capitals `states` (3 readings a day) interpolated to hourly over `years`, or None without data."
+    files = [f for s in states if (f := conv_dir/f'temp-{s.lower()}.csv').exists()]
+    if not files: return None
+    ts = []
+    for f in files:
+        d = read_inmet_conventional(f); report.add('inmet_conventional', d); ts.append(d.set_index('timestamp')['temperature_c'])
+    t = pd.concat(ts, axis=1, sort=True).mean(axis=1)
+    lo, hi = pd.Timestamp(f'{min(years)}-01-01', tz='UTC'), pd.Timestamp(f'{max(years)+1}-01-01', tz='UTC')
+    t = t[(t.index >= lo - pd.Timedelta('1D')) & (t.index < hi)]
+    if t.empty: return None
+    r = regularize(t, max_fill=12, outliers=False)
+    return pd.DataFrame({'timestamp': r.index, 'temperature_c': r['value'].to_numpy(),
+                         'weather_flag': np.where(r['flag'] == 'ok', 'ok', np.where(r['flag'] == 'filled', 'interpolated', 'missing')),
+                         'weather_station': '+'.join(f.stem.replace('temp-', '').upper() for f in files)})
+
 # %% ../nbs/01_etl.ipynb #14b87603
 def _weather(source, years, report, obtain):
-    "Hourly weather per subsystem (see `WEATHER_STATIONS`); `obtain(kind, year)` finds a file."
-    parts, auto = [], []
-    for y in years:
-        p, how = obtain('inmet', y)
-        if p is None: continue
-        d = read_inmet_station(p); report.add('inmet_automatic', d, how); auto.append(d)
-    if auto:
-        w = pd.concat(auto).drop_duplicates('timestamp').set_index('timestamp').sort_index()
-        cols = [c for c in ('temperature_c', 'dew_point_c', 'humidity_pct', 'radiation_kj_m2', 'precipitation_mm', 'wind_speed_ms') if c in w]
-        full = {c: regularize(w[c], outliers=False) for c in cols}
-        out = pd.DataFrame({c: full[c]['value'] for c in cols})
-        out['weather_flag'] = full['temperature_c']['flag'].replace({'gap': 'missing'})
-        out['weather_station'] = 'A701'; out['subsystem'] = 'SE'
-        parts.append(out.reset_index())
+    "Hourly weather per subsystem: its automatic station's file of a year, else the capitals' (see `WEATHER_STATIONS`); `obtain(kind, year)` finds a file."
+    parts = []
     conv_dir = Path(source)/'inmet'/'convencionais_capitais' if source is not None else None
-    if conv_dir is not None and conv_dir.is_dir():
-        for sub, states in WEATHER_STATIONS.items():
-            files = [conv_dir/f'temp-{s.lower()}.csv' for s in states if (conv_dir/f'temp-{s.lower()}.csv').exists()]
-            if not files or sub == 'SE': continue
-            ts = []
-            for f in files:
-                d = read_inmet_conventional(f); report.add('inmet_conventional', d); ts.append(d.set_index('timestamp')['temperature_c'])
-            t = pd.concat(ts, axis=1, sort=True).mean(axis=1)
-            lo, hi = pd.Timestamp(f'{min(years)}-01-01', tz='UTC'), pd.Timestamp(f'{max(years)+1}-01-01', tz='UTC')
-            t = t[(t.index >= lo - pd.Timedelta('1D')) & (t.index < hi)]
-            if t.empty: continue
-            r = regularize(t, max_fill=12, outliers=False)
-            parts.append(pd.DataFrame({'timestamp': r.index, 'temperature_c': r['value'].to_numpy(),
-                                       'weather_flag': np.where(r['flag'] == 'ok', 'ok', np.where(r['flag'] == 'filled', 'interpolated', 'missing')),
-                                       'weather_station': '+'.join(states), 'subsystem': sub}))
+    for sub, (kind, states) in WEATHER_STATIONS.items():
+        frames, have = [], set()
+        for y in (years if kind else []):
+            p, how = obtain(kind, y)
+            if p is None: continue
+            d = read_inmet_station(p); report.add('inmet_automatic', d, how); frames.append(d); have.add(y)
+        auto = _automatic_weather(frames) if frames else None
+        rest = [y for y in years if y not in have]
+        conv = _conventional_weather(conv_dir, states, rest, report) if states and rest and conv_dir is not None and conv_dir.is_dir() else None
+        if auto is not None and conv is not None: conv = conv[~conv['timestamp'].dt.year.isin(set(auto['timestamp'].dt.year))]
+        parts += [part.assign(subsystem=sub) for part in (auto, conv) if part is not None and len(part)]
     return pd.concat(parts, ignore_index=True) if parts else None
 
 # %% ../nbs/01_etl.ipynb #ff323dcc
@@ -746,14 +797,25 @@ def _load_grid(load:pd.DataFrame, report, max_fill:int, log) -> pd.DataFrame:
 
 # %% ../nbs/01_etl.ipynb #b0802856
 def _with_balance(table:pd.DataFrame, years, obtain, report, log) -> pd.DataFrame:
-    "Step 3: wind, solar, hydro, thermal and interchange from the ONS energy balance, checked, joined to `table`."
+    "Step 3: wind, solar, hydro, thermal and interchange from the ONS energy balance, checked, aligned in time with the load, joined to `table`."
     bals = []
+    real = table.loc[table['source'] == 'ons', ['timestamp', 'subsystem', 'load_mw']]
     for y in years:
         p, how = obtain('ons_balance', y)
         if p is None: continue
         d = read_ons_balance(p); clean, flags = check_balance(d)
-        report.add('ons_balance', d, how, flagged=len(flags)); report.flags.append(flags.assign(source='ons_balance'))
-        bals.append(clean); log(f'  balance {y}: {len(d):,} rows, {len(flags)} subsystem-hours flagged')
+        msg, extra = f'  balance {y}: {len(d):,} rows, {len(flags)} subsystem-hours flagged', {}
+        near = (real['timestamp'] >= clean['timestamp'].min() - pd.Timedelta('3h')) & (real['timestamp'] <= clean['timestamp'].max() + pd.Timedelta('3h'))
+        if near.any():
+            off, gaps = balance_time_offset(clean, real[near])
+            extra['time_offset_h'] = off
+            msg += f', time offset {off:+d} h (mean |balance load - load| {gaps[off]:.0f} MW, {gaps.drop(off).min():.0f} MW at best otherwise)'
+            if off:
+                clean['timestamp'] += pd.Timedelta(hours=off); flags = flags.assign(timestamp=flags['timestamp'] + pd.Timedelta(hours=off))
+                msg += f'; its timestamps SHIFTED by {off:+d} h to match the load'
+        else: msg += ', no real load to check its time base against'
+        report.add('ons_balance', d, how, flagged=len(flags), **extra); report.flags.append(flags.assign(source='ons_balance'))
+        bals.append(clean); log(msg)
     if not bals: return table.assign(**{c: np.nan for c in BALANCE_VALUES if c != 'balance_load_mw'}, balance_flag='missing')
     b = pd.concat(bals, ignore_index=True).drop(columns='balance_load_mw').drop_duplicates(['subsystem', 'timestamp'])
     table = table.merge(b, on=['subsystem', 'timestamp'], how='left')
@@ -787,13 +849,16 @@ def _with_weather(table:pd.DataFrame, source, years, obtain, report, log) -> pd.
     for c in WEATHER_COLUMNS:
         if c not in table: table[c] = np.nan
     table['weather_flag'] = table['weather_flag'].fillna('missing')
-    log(f'  weather: {int((table.weather_flag != "missing").sum()):,} subsystem-hours with a station')
+    used = table.dropna(subset=['weather_station']).groupby('subsystem')['weather_station'].unique()
+    log(f'  weather: {int((table.weather_flag != "missing").sum()):,} subsystem-hours with a station ('
+        + ', '.join(f'{s}: {"/".join(v)}' for s, v in used.items()) + ')')
     return table
 
 # %% ../nbs/01_etl.ipynb #593a8d93
 def _in_schema(table:pd.DataFrame, log) -> pd.DataFrame:
-    "The calendar columns added, the columns of `SCHEMA` in order, rows by hour and subsystem, text columns as strings."
+    "The calendar columns and `mmgd_included` added, the columns of `SCHEMA` in order, rows by hour and subsystem, text columns as strings."
     table = pd.concat([table.reset_index(drop=True), calendar_features(table['timestamp']).reset_index(drop=True)], axis=1)
+    table['mmgd_included'] = mmgd_included(table['timestamp'])
     table = table[list(SCHEMA)].sort_values(['timestamp', 'subsystem']).reset_index(drop=True)
     for c in ('subsystem', 'load_flag', 'source', 'retrieved_from', 'balance_flag', 'weather_station', 'weather_flag'):
         table[c] = table[c].astype('string')

@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 
 from fastcore.basics import patch
-from fastcore.script import Param
 from .core import (mape, atomic_folder, parse_date, HPOError, DataError, atomic_path, call_parse_hyphens, as_utc, error_metrics,
                       parallel_map)
 from .etl import SUBSYSTEMS, parse_subsystems, calendar_features, read_ons_load, regularize, default_data_dir
@@ -28,7 +27,8 @@ __all__ = ['BASELINES', 'LGBM_PARAMS', 'HALF_LIFE', 'BAND_METHODS', 'ONLINE_GAMM
            'lstm_inputs', 'build_lstm', 'lstm_data', 'fit_lstm', 'lstm_weights', 'LSTMNumpy', 'blend_weight',
            'conformal_band', 'band_check', 'online_band', 'BoosterBag', 'fingerprint', 'Forecaster', 'versions',
            'lightgbm_bag', 'train', 'save_forecaster', 'load_forecaster', 'backtest', 'score', 'evaluate',
-           'skill_table', 'rolling_origin', 'tune_lstm', 'hpo_train', 'hpo_evaluate', 'hpo_forecast', 'hpo_tune']
+           'skill_table', 'rolling_origin', 'tune_lstm', 'parse_horizons', 'read_lstm_params', 'load_series_from',
+           'hpo_tune']
 
 # %% ../nbs/02_forecast.ipynb #b473842b
 def _load_frame(data, path=None) -> pd.DataFrame:
@@ -282,8 +282,10 @@ def lightgbm_pair(d:Design, h:int, train_start, train_end, val_days:int=365, see
 
 # %% ../nbs/02_forecast.ipynb #866b669c
 def _context_of(booster, d:Design) -> list:
-    "Names of the context inputs `booster` was trained on (they follow the usual inputs of `d`)."
-    return booster.feature_name()[d.n_inputs:]
+    "Names of the context inputs `booster` was trained on (they follow the usual inputs of `d`); the names are read once per booster."
+    names = getattr(booster, '_hpo_names', None)
+    if names is None: names = booster._hpo_names = booster.feature_name()
+    return names[d.n_inputs:]
 
 def _can_run(context:list, d:Design) -> bool:
     "Whether `d` has at least one of the other subsystems a model with these context inputs reads (or it reads none)."
@@ -556,6 +558,7 @@ class Forecaster:
     meta:dict=field(default_factory=dict)   # training period, metrics, versions, fingerprint
     band_method:str='fixed'                 # 'fixed' or 'adaptive' (`band_check`)
     online_gamma:float=0.0                  # step of the online band correction (`online_band`; 0: the band as calibrated)
+    validation:dict=field(default_factory=dict, repr=False)  # subsystem -> out-of-sample validation errors (actual − P50, MW; origins × horizons), after training only
 
 # %% ../nbs/02_forecast.ipynb #a5237df6
 @patch
@@ -841,6 +844,8 @@ def train(series:dict,                 # subsystem -> hourly series (`load_serie
     # validation: ensemble weights, then the band method and the quantile bands, per subsystem and horizon
     val, val_scores = _blend_on_validation(fc, designs, val_rows, val_lgbm)
     checks = _calibrate_band(fc, val, band_method, online_gamma)
+    fc.validation = {sub: pd.DataFrame(val[sub][0] - val[sub][1], index=designs[sub].index[val_rows[sub]], columns=range(1, spec.horizons + 1))
+                     for sub in subs}
     fc.meta = {'train_start': str(as_utc(train_start)), 'train_end': str(as_utc(train_end)), 'val_days': val_days,
                'validation_start': str(as_utc(train_end) - pd.Timedelta(days=val_days)),
                'validation_mape': val_scores, 'lstm_history': hist, 'fingerprint': fingerprint(series, train_start, train_end),
@@ -856,7 +861,7 @@ def save_forecaster(fc:Forecaster, path) -> Path:
     "Write the model folder `path` atomically (replacing a previous model there)."
     import joblib
     path = Path(path)
-    if path.exists() and any(path.iterdir()) and not (path/'metadata.json').exists():
+    if path.exists() and any(path.iterdir()) and not ((path/'metadata.json').exists() or (path/'renewables').is_dir()):
         raise DataError('the folder exists and is not a model folder; not replacing it', path, expected='a new or a model folder')
     with atomic_folder(path) as tmp:
         joblib.dump({'spec': asdict(fc.spec), 'subsystems': fc.subsystems, 'scalers': fc.scalers}, tmp/'preprocess.joblib')
@@ -1007,7 +1012,8 @@ def tune_lstm(designs:dict,          # subsystem -> `Design`
     return {k: best[k] for k in SEARCH_SPACE}, done.sort_values('val_loss', ignore_index=True)
 
 # %% ../nbs/02_forecast.ipynb #e1601ba4
-def _horizons(spec:str, H:int) -> list:
+def parse_horizons(spec:str, H:int) -> list:
+    "The horizons of a `--horizons` option like `1,6,24`, each between 1 and `H`."
     try: hs = [int(x) for x in str(spec).split(',') if x.strip()]
     except ValueError: raise DataError(f'bad --horizons value {spec!r}', expected='comma-separated integers like 1,24') from None
     bad = [h for h in hs if not 1 <= h <= H]
@@ -1015,7 +1021,7 @@ def _horizons(spec:str, H:int) -> list:
     return hs
 
 # %% ../nbs/02_forecast.ipynb #eb370823
-def _read_params(path) -> dict:
+def read_lstm_params(path) -> dict:
     "LSTM settings written by hpo-tune, checked against `SEARCH_SPACE`'s names."
     try: p = json.loads(Path(path).read_text())
     except FileNotFoundError: raise DataError('the file does not exist', path, expected='a JSON file written by hpo-tune') from None
@@ -1026,79 +1032,11 @@ def _read_params(path) -> dict:
     return p
 
 # %% ../nbs/02_forecast.ipynb #2a3605f2
-def _series_from(data:str|None, subsystems:str|None) -> tuple:
+def load_series_from(data:str|None, subsystems:str|None) -> tuple:
     "Load series from an integrated table, an ONS load file or a folder of them (default: the bundled data)."
     src = Path(data) if data else default_data_dir()/'ons'/'curva_carga'
     frame = read_load_files(sorted(src.glob('CURVA_CARGA_*.csv'))) if src.is_dir() else src
     return load_series(frame, parse_subsystems(subsystems)), src
-
-# %% ../nbs/02_forecast.ipynb #e8907fc4
-@call_parse_hyphens
-def hpo_train(data:str=None,            # integrated table (parquet) from hpo-etl, or ONS load files' folder (default: bundled data)
-              train_end:str=None,       # first day NOT used for training (YYYY-MM-DD); validation is the year before it
-              out:str='model',          # model folder to write
-              epochs:int=6,             # LSTM epochs at most (0: LightGBM only)
-              subsystems:str=None,      # comma-separated subsystems (default: all four)
-              train_start:str='2012-01-01', # first day used for training
-              val_days:int=365,         # validation days before --train-end
-              stride:int=4,             # LSTM: every n-th training origin
-              seed:int=0,               # random seed
-              lstm_params:str=None,     # JSON file of LSTM settings from hpo-tune
-             ):
-    "Train the load forecaster (LightGBM per horizon + LSTM, ensemble, calibrated quantiles) and save it."
-    if not train_end: raise DataError('--train-end is required', expected='a date like 2023-01-01')
-    end = parse_date(train_end, '--train-end')
-    series, src = _series_from(data, subsystems)
-    print(f'hpo-train: {", ".join(series)} from {src}, training on targets {train_start} .. {end:%Y-%m-%d} '
-          f'(validation: the last {val_days} days)', flush=True)
-    arch = _read_params(lstm_params) if lstm_params else None
-    fc = train(series, end, parse_date(train_start, '--train-start'), val_days=val_days, epochs=epochs, stride=stride, seed=seed,
-               lstm_params=arch)
-    path = save_forecaster(fc, out)
-    v = pd.DataFrame(fc.meta['validation_mape']['SE' if 'SE' in fc.subsystems else fc.subsystems[0]])
-    print(f"hpo-train: saved {path} in {fc.meta['train_seconds']['total']:.0f}s; validation MAPE (%), first subsystem, horizons 1 and 24:")
-    print(v.iloc[[0, -1]].round(2).to_string())
-
-# %% ../nbs/02_forecast.ipynb #edd32ac0
-@call_parse_hyphens
-def hpo_evaluate(model:str=None,        # model folder from hpo-train
-                 load_files:Param('ONS CURVA_CARGA_YYYY.csv files: the test period and the history before it', str, nargs='+')=None,
-                 weather_files:Param('INMET files (accepted; this model uses no weather input, see the notebook)', str, nargs='*')=None,
-                 start:str=None,        # first test day (YYYY-MM-DD)
-                 end:str=None,          # last test day (inclusive)
-                 horizons:str='1,24',   # horizons to report
-                 json:str=None,         # write the report here (JSON)
-                ):
-    "Evaluate a saved model and the baselines on raw ONS load files, in MW, on the same hours."
-    import json as _json
-    if not (model and load_files and start and end): raise DataError('--model, --load-files, --start and --end are required')
-    fc = load_forecaster(model)
-    files = load_files if isinstance(load_files, list) else [load_files]
-    series = load_series(read_load_files(files))
-    s, e = parse_date(start, '--start'), parse_date(end, '--end') + pd.Timedelta(days=1)
-    rep = evaluate(fc, series, s, e, _horizons(horizons, fc.spec.horizons))
-    if weather_files: print('hpo-evaluate: note: --weather-files given; this model uses no weather input', file=sys.stderr)
-    if json:
-        with atomic_path(json) as tmp: Path(tmp).write_text(_json.dumps(rep, indent=1))
-    with pd.option_context('display.width', 200, 'display.max_columns', 20):
-        print(f'MAPE (%) on target hours {s:%Y-%m-%d} .. {e - pd.Timedelta(days=1):%Y-%m-%d} (UTC):')
-        print(skill_table(rep, _horizons(horizons, fc.spec.horizons)).round(2).to_string())
-
-# %% ../nbs/02_forecast.ipynb #73aae433
-@call_parse_hyphens(aliases={'load_files': ['--history']})
-def hpo_forecast(model:str=None,        # model folder from hpo-train
-                 load_files:Param('load history ending at the origin (at least 2 weeks): the integrated parquet or an ONS load file; several ONS load files are joined', str, nargs='+')=None,
-                 out:str='forecast.csv', # CSV to write: origin, timestamp, subsystem, horizon, p10_mw, p50_mw, p90_mw
-                 subsystems:str=None,   # comma-separated subsystems (default: all the model knows)
-                ):
-    "Forecast the 24 hours after the end of the history, with P10/P50/P90."
-    if not (model and load_files): raise DataError('--model and --load-files are required')
-    files = load_files if isinstance(load_files, list) else [load_files]
-    history = files[0] if len(files) == 1 else read_load_files(files)
-    fc = load_forecaster(model)
-    f = fc.forecast(history, parse_subsystems(subsystems))
-    with atomic_path(out) as tmp: f.to_csv(tmp, index=False)
-    print(f'hpo-forecast: wrote {out}: {f.subsystem.nunique()} subsystems x {fc.spec.horizons} hours from {f.origin.iloc[0]}')
 
 # %% ../nbs/02_forecast.ipynb #7cd0c066
 @call_parse_hyphens
@@ -1115,7 +1053,7 @@ def hpo_tune(data:str=None,             # integrated table (parquet) from hpo-et
             ):
     "Search the LSTM's hyperparameters with Keras Tuner on the validation period; write the best as JSON."
     if not train_end: raise DataError('--train-end is required', expected='a date like 2023-01-01')
-    series, src = _series_from(data, subsystems)
+    series, src = load_series_from(data, subsystems)
     designs = {sub: Design(s) for sub, s in series.items()}
     best, done = tune_lstm(designs, parse_date(train_start, '--train-start'), parse_date(train_end, '--train-end'), val_days,
                            trials=trials, epochs=epochs, stride=stride, seed=seed)

@@ -17,18 +17,21 @@ import numpy as np
 import pandas as pd
 from .core import ape, parse_date, HPOError, DataError, atomic_path, call_parse_hyphens, json_safe, utc_text
 from .etl import SUBSYSTEMS, parse_subsystems, LOCAL_TZ, default_data_dir, build_dataset, write_table
-from .forecast import (LGBM_PARAMS, Forecaster, load_series, train, evaluate, skill_table)
+from .forecast import (LGBM_PARAMS, Forecaster, load_series, train, skill_table)
+from .renewables import renewable_series, train_renewables, split_key
+from .netload import NetLoadModel, net_load_bands, evaluate_all, PREDICTION_COLUMNS
 from .dispatch import (DispatchResult, DISPATCH_COLUMNS, BALANCE_COLUMNS, System, Inputs, deck_system, dispatch, ramp_alerts,
                           water_balance_residual, bound_violations, resolve_water_value)
 from .mlops.registry import Registry
 from .mlops.realtime import predict_and_optimize_realtime, subsystem_system
 
 # %% auto #0
-__all__ = ['QUICK', 'FULL', 'MODEL_ORDER', 'CSS', 'STAGES', 'RunSettings', 'Progress', 'periods', 'metrics_table', 'mape_summary',
-           'renewable_profile', 'forecast_inputs', 'dispatch_sin', 'dispatch_islands', 'backcast_day', 'backcast',
-           'backcast_summary', 'plot_skill', 'plot_forecast', 'plot_balance', 'plot_backcast', 'png_bytes',
-           'html_table', 'html_report', 'write_csv', 'write_text', 'write_bytes', 'run_pipeline', 'report_sections',
-           'summary_text', 'hpo_run']
+__all__ = ['QUICK', 'FULL', 'MODEL_ORDER', 'CSS', 'STAGES', 'MAX_ORIGIN_SHIFT_DAYS', 'RunSettings', 'Progress', 'periods',
+           'metrics_table', 'mape_summary', 'renewable_profile', 'forecast_renewables', 'forecast_inputs',
+           'dispatch_sin', 'dispatch_islands', 'backcast_day', 'backcast', 'backcast_summary', 'plot_skill',
+           'plot_forecast', 'plot_balance', 'plot_backcast', 'png_bytes', 'html_table', 'html_report', 'write_csv',
+           'write_text', 'write_bytes', 'series_metrics_table', 'mae_lines', 'series_error_summary', 'run_pipeline',
+           'report_sections', 'summary_text', 'hpo_run']
 
 # %% ../nbs/05_run.ipynb #44a395dc
 QUICK = dict(trees=40, num_leaves=15, max_bin=63, epochs=3, stride=7, lstm={'units': 32, 'dense': 64})
@@ -157,9 +160,11 @@ def renewable_profile(table:pd.DataFrame,        # the ETL's integrated table (w
                       timestamps:pd.DatetimeIndex, # the hours to fill (UTC)
                       subsystems=SUBSYSTEMS,
                      ) -> tuple[pd.DataFrame, str]: # (timestamp, subsystem, wind_mw, solar_mw), and where the values came from
-    "Assumed wind and solar of future hours: the mean by subsystem and local hour of the same month in the latest year with data."
-    ren = table.dropna(subset=['wind_mw', 'solar_mw'])[['timestamp', 'subsystem', 'wind_mw', 'solar_mw']]
+    """Assumed wind and solar of future hours when no wind and solar model can forecast them: the mean by subsystem and local
+    hour of the same month in the latest year with data before those hours (nothing at or after the first one is read)."""
     timestamps = pd.DatetimeIndex(timestamps)
+    ren = table.dropna(subset=['wind_mw', 'solar_mw'])[['timestamp', 'subsystem', 'wind_mw', 'solar_mw']]
+    ren = ren[ren['timestamp'] < timestamps[0]]
     base = pd.DataFrame({'timestamp': timestamps.repeat(len(subsystems)), 'subsystem': np.tile(list(subsystems), len(timestamps))})
     if ren.empty: return base.assign(wind_mw=0.0, solar_mw=0.0), 'none: no ONS energy balance in the data, wind and solar taken as zero'
     local = ren['timestamp'].dt.tz_convert(LOCAL_TZ)
@@ -178,18 +183,31 @@ def renewable_profile(table:pd.DataFrame,        # the ETL's integrated table (w
     out = base.join(prof, on=['subsystem', 'hour']).drop(columns='hour')
     return out.fillna({'wind_mw': 0.0, 'solar_mw': 0.0}), what
 
+# %% ../nbs/05_run.ipynb #86f684e0
+def forecast_renewables(forecast:pd.DataFrame, # a forecast of every series (`NetLoadModel.forecast`: series load, wind, solar, net_load)
+                       ) -> pd.DataFrame:      # timestamp, subsystem, wind_mw, solar_mw (P50; 0 where a series has no model)
+    "The wind and solar P50 of a forecast, laid out as `renewable_profile` lays out its assumption."
+    f = forecast[forecast['series'].isin(['wind', 'solar'])]
+    w = f.pivot_table(index=['timestamp', 'subsystem'], columns='series', values='p50_mw', aggfunc='first').reindex(columns=['wind', 'solar'])
+    return w.fillna(0.0).rename(columns={'wind': 'wind_mw', 'solar': 'solar_mw'}).rename_axis(columns=None).reset_index()
+
 # %% ../nbs/05_run.ipynb #e0ca90e6
-def forecast_inputs(forecast:pd.DataFrame,   # `Forecaster.forecast`: timestamp, subsystem, p10_mw, p50_mw, p90_mw
-                    renewables:pd.DataFrame, # `renewable_profile` of the same hours
+def forecast_inputs(forecast:pd.DataFrame,   # `Forecaster.forecast` (the load), or `NetLoadModel.forecast` (every series)
+                    renewables:pd.DataFrame, # wind and solar of the same hours: `forecast_renewables` or `renewable_profile`
                    ) -> Inputs:
-    "Dispatch inputs of the whole SIN: P50 as load, the band as quantiles, the assumed wind and solar."
-    f = forecast.merge(renewables, on=['timestamp', 'subsystem'], how='left')
+    """Dispatch inputs of the whole SIN: the load P50, wind and solar, and as reserve band the net load's P10–P90 when the
+    forecast has it (its distances from P50 put around the load), else the load's."""
+    series = forecast['series'] if 'series' in forecast else pd.Series('load', index=forecast.index)
+    f = forecast[series == 'load'].merge(renewables, on=['timestamp', 'subsystem'], how='left')
     ts = pd.DatetimeIndex(sorted(f['timestamp'].unique()))
-    grid = lambda c: f.pivot(index='subsystem', columns='timestamp', values=c).reindex(index=list(SUBSYSTEMS), columns=ts).to_numpy(float)
-    p50 = grid('p50_mw')
+    grid = lambda d, c: d.pivot(index='subsystem', columns='timestamp', values=c).reindex(index=list(SUBSYSTEMS), columns=ts).to_numpy(float)
+    p50 = grid(f, 'p50_mw')
     if np.isnan(p50).any(): raise DataError('the forecast does not cover every subsystem and hour', column='p50_mw')
-    return Inputs(ts, p50, np.nan_to_num(grid('wind_mw')), np.nan_to_num(grid('solar_mw')),
-                  np.minimum(grid('p10_mw'), p50), np.maximum(grid('p90_mw'), p50))
+    p10, p90, band, net = grid(f, 'p10_mw'), grid(f, 'p90_mw'), 'load', forecast[series == 'net_load']
+    if len(net):
+        n10, n50, n90 = (grid(net, c) for c in ('p10_mw', 'p50_mw', 'p90_mw'))
+        if np.isfinite(n50).all(): p10, p90, band = p50 - (n50 - n10), p50 + (n90 - n50), 'net_load'
+    return Inputs(ts, p50, np.nan_to_num(grid(f, 'wind_mw')), np.nan_to_num(grid(f, 'solar_mw')), np.minimum(p10, p50), np.maximum(p90, p50), band)
 
 # %% ../nbs/05_run.ipynb #f9570089
 def _dispatch_summary(status:str, message:str, D:pd.DataFrame, B:pd.DataFrame, alerts:pd.DataFrame, residual:float, bounds:float, extra:dict) -> dict:
@@ -453,27 +471,60 @@ def _etl_stage(r):
     r.p.log(f'{len(r.table):,} rows, {r.table.timestamp.min():%Y-%m-%d} → {r.table.timestamp.max():%Y-%m-%d}; '
             f'last observed hour {utc_text(r.per["origin"])}')
 
+# %% ../nbs/05_run.ipynb #8848e708
+def _train_renewables(r):
+    "Wind and solar trained on the load's periods; None (and why, in the log) when the data have too little of them."
+    try: return train_renewables(r.ren, r.per['train_end'], r.per['train_start'], val_days=r.settings.val_days, seed=r.settings.seed, log=r.p.log)
+    except DataError as e: r.p.log(f'wind and solar not trained: {e}'); return None
+
 # %% ../nbs/05_run.ipynb #85a05c57
 def _train_stage(r):
-    "Training: the forecaster of the run's setting on the training period."
+    "Training: the load forecaster of the run's setting, the wind and solar forecasters and the net load's band, on the training period."
     st, per = r.settings, r.per
     ep = lambda n: f'{n} epoch' + ('' if n == 1 else 's')
     r.p.log(f'{st.name} setting: {st.trees} trees per horizon, LSTM up to {ep(st.epochs)} (stride {st.stride}); '
             f'training targets {per["train_start"]:%Y-%m-%d} → {per["train_end"]:%Y-%m-%d}, validation from {per["validation_start"]:%Y-%m-%d}')
     r.fc = train(r.series, per['train_end'], per['train_start'], val_days=st.val_days, epochs=st.epochs, stride=st.stride,
                  seed=st.seed, lgbm_params=st.lgbm_params, lstm_params=st.lstm_params, log=r.p.log)
+    r.ren = {k: s for k, s in renewable_series(r.table).items() if k[1] in r.series}
+    r.model = NetLoadModel(r.fc, _train_renewables(r))
+    if r.model.renewables is not None:
+        try: r.model.net_bands = net_load_bands(r.fc, r.model.renewables)
+        except DataError as e: r.p.log(f'net load band not calibrated: {e}')
     hist = r.fc.meta.get('lstm_history') or {}
     if hist.get('val_loss'): r.p.log(f'LSTM: {ep(len(hist["val_loss"]))}, validation loss ' + ' → '.join(f'{v:.3f}' for v in hist['val_loss']))
 
 # %% ../nbs/05_run.ipynb #df693b1e
 def _evaluate_stage(r):
-    "Evaluation: every model and baseline scored on the test period (`metrics.csv`)."
-    rep = evaluate(r.fc, r.series, r.per['train_end'], r.per['test_end'])
+    "Evaluation: every model and baseline scored on the test period: the load (`metrics.csv`), wind, solar and net load (`series_metrics.csv`)."
+    rep, _ = evaluate_all(r.model, r.series, r.ren if r.model.renewables is not None else None, r.per['train_end'], r.per['test_end'], range(1, 25))
     r.metrics = metrics_table(rep); r.summ = mape_summary(r.metrics)
     r.files['metrics.csv'] = write_csv(r.metrics, r.out/'metrics.csv')
+    r.series_metrics, r.ramps = series_metrics_table(rep), rep.get('net_load_ramps', {})
+    if len(r.series_metrics): r.files['series_metrics.csv'] = write_csv(r.series_metrics, r.out/'series_metrics.csv')
     r.period = f'{r.per["train_end"]:%Y-%m-%d} → {r.per["test_end"] - pd.Timedelta(hours=1):%Y-%m-%d %H:%M} UTC'
     r.p.log(f'test period {r.period}: MAPE 1 h {r.summ.loc["model", "mape_h1"]:.2f} %, 24 h {r.summ.loc["model", "mape_h24"]:.2f} % '
             f'(seasonal naive 168 h: {r.summ.loc["seasonal_naive_168", "mape_h24"]:.2f} %)')
+    for line in mae_lines(r.series_metrics): r.p.log(line)
+
+# %% ../nbs/05_run.ipynb #7c1cbfe8
+def series_metrics_table(rep:dict) -> pd.DataFrame: # model, series, subsystem, horizon, rmse_mw, mae_mw, n_hours (+ band columns for `model`)
+    "The wind, solar and net-load scores of an `evaluate_all` report as one long table (empty without them)."
+    blocks = [('model', k, rep[k]) for k in ('wind', 'solar') if k in rep]
+    blocks += [(b, k, r_[k]) for b, r_ in rep.get('renewable_baselines', {}).items() for k in ('wind', 'solar') if k in r_]
+    blocks += ([('model', 'net_load', rep['net_load'])] if 'net_load' in rep else []) + [(b, 'net_load', r_) for b, r_ in rep.get('net_load_baselines', {}).items()]
+    out = [{'model': name, 'series': k, 'subsystem': sub, 'horizon': int(h)} | m for name, k, r_ in blocks for sub, hs in r_.items() for h, m in hs.items()]
+    return pd.DataFrame(out, columns=['model', 'series', 'subsystem', 'horizon', 'rmse_mw', 'mae_mw', 'n_hours', 'coverage_p10_p90', 'pinball_mw'])
+
+# %% ../nbs/05_run.ipynb #67e4fb43
+def mae_lines(sm:pd.DataFrame, horizons=(1, 24)) -> list:
+    "One line per series: the model's and persistence's MAE (MW, summed over the subsystems) at `horizons`."
+    out = []
+    for k, g in sm.groupby('series', sort=False):
+        t = g[g.horizon.isin(horizons)].groupby(['model', 'horizon'])['mae_mw'].sum()
+        out.append(f'{k} MAE (MW, sum over subsystems): ' + ', '.join(
+            f'{h} h {t.get(("model", h), np.nan):,.0f} (persistence {t.get(("persistence", h), np.nan):,.0f})' for h in horizons))
+    return out
 
 # %% ../nbs/05_run.ipynb #3bab233b
 def _register_stage(r):
@@ -482,31 +533,49 @@ def _register_stage(r):
     r.reg = Registry(r.out/'registry', create=True)
     test_mape = {s: float(m[(m.model == 'model') & (m.subsystem == s)]['mape'].mean()) for s in r.fc.subsystems}
     r.val_mape = {s: float(np.mean(v['ensemble'])) for s, v in r.fc.meta['validation_mape'].items()}
-    r.version = r.reg.register(r.fc, metrics={'validation_mape': r.val_mape, 'test_mape': test_mape, 'test_period': r.period},
+    r.version = r.reg.register(r.model if r.model.renewables is not None else r.fc, metrics={'validation_mape': r.val_mape, 'test_mape': test_mape, 'test_period': r.period},
                                note=f'hpo-run {r.settings.name} setting on {r.src}', training=r.series)
     r.served = r.reg.promote(r.version)   # checksums verified
+    r.served_model = r.reg.load_model(r.version)   # with the wind and solar models and the net load's band, when trained
     r.p.log(f'{r.reg.root}: {r.version} registered and promoted (serving: {r.reg.serving})')
+
+# %% ../nbs/05_run.ipynb #ffc7b04d
+MAX_ORIGIN_SHIFT_DAYS = 120   # the forecast origin may move this far back to the balance's last hour; further, wind and solar are assumed
 
 # %% ../nbs/05_run.ipynb #0059a681
 def _forecast_stage(r):
-    "Forecast: the next 24 hours after the last observed hour (`forecast.csv`)."
-    r.history = {s: r.series[s][:r.per['origin']] for s in r.served.subsystems}
-    r.forecast = r.served.forecast(r.history)
-    r.files['forecast.csv'] = write_csv(r.forecast, r.out/'forecast.csv')
+    """Forecast: the next 24 hours of every series (`forecast.csv`) from the last hour the load (and, when wind and solar are
+    forecast, the ONS balance) knows: the net load needs both at the same origin."""
+    r.origin, ren = r.per['origin'], None
+    m = r.served_model
+    if m.renewables is not None:
+        known = min(r.ren[split_key(k)].last_valid_index() for k in m.renewables.keys)
+        if known >= r.origin - pd.Timedelta(days=MAX_ORIGIN_SHIFT_DAYS):
+            if known < r.origin: r.p.log(f'origin {utc_text(known)}: the last hour of the ONS balance (the load goes on to {utc_text(r.origin)})')
+            r.origin, ren = min(known, r.origin), {k: s[:min(known, r.origin)] for k, s in r.ren.items()}
+        else: r.p.log(f'wind and solar not forecast: the ONS balance ends {utc_text(known)}, long before the load')
+    r.history = {s: r.series[s][:r.origin] for s in r.served.subsystems}
+    r.forecast_all = NetLoadModel(m.load, m.renewables if ren else None, m.net_bands if ren else {}).forecast(r.history, ren)
+    r.forecast = r.forecast_all[r.forecast_all.series == 'load'].drop(columns='series').reset_index(drop=True)
+    r.files['forecast.csv'] = write_csv(r.forecast_all, r.out/'forecast.csv')
     r.ts = pd.DatetimeIndex(sorted(r.forecast.timestamp.unique()))
-    r.p.log(f'{len(r.forecast.subsystem.unique())} subsystems × {len(r.ts)} h, {utc_text(r.ts[0])} → {utc_text(r.ts[-1])}')
+    r.p.log(f'{", ".join(r.forecast_all.series.unique())}: {len(r.forecast.subsystem.unique())} subsystems × {len(r.ts)} h, {utc_text(r.ts[0])} → {utc_text(r.ts[-1])}')
 
 # %% ../nbs/05_run.ipynb #3b0ae9ac
 def _dispatch_stage(r):
     "Dispatch: the forecast day over the whole SIN (or each forecast subsystem as an island); its tables and ramp alerts."
-    r.renew, r.renew_note = renewable_profile(r.table, r.ts)
+    if r.forecast_all.series.isin(['wind', 'solar']).any():
+        r.renew = forecast_renewables(r.forecast_all)
+        r.renew_note = (f'forecast P50 of the wind and solar models from {utc_text(r.origin)}'
+                        + ('; hydro reserve from the net-load band' if (r.forecast_all.series == 'net_load').any() else ''))
+    else: r.renew, r.renew_note = renewable_profile(r.table, r.ts)
     r.system = deck_system(r.src, r.settings.plants, r.ts[0].year, r.ts[0].month)
     r.system.water_value_rs_mwh, r.wv_source = resolve_water_value('auto', r.ts[0], r.src)
-    if set(SUBSYSTEMS) <= set(r.served.subsystems): r.disp = dispatch_sin(r.system, forecast_inputs(r.forecast, r.renew))
+    if set(SUBSYSTEMS) <= set(r.served.subsystems): r.disp = dispatch_sin(r.system, forecast_inputs(r.forecast_all, r.renew))
     else: r.disp = dispatch_islands(r.served, r.history, r.renew, r.system)
     r.files['dispatch.csv'] = write_csv(r.disp.dispatch.reindex(columns=DISPATCH_COLUMNS), r.out/'dispatch.csv')
     r.files['balance.csv'] = write_csv(r.disp.balance.reindex(columns=BALANCE_COLUMNS), r.out/'balance.csv')
-    r.files['ramp_alerts.csv'] = write_csv(r.disp.ramp_alerts.reindex(columns=['timestamp', 'subsystem', 'net_load_ramp_mw', 'hydro_can_follow_mw', 'shortfall_mw']),
+    r.files['ramp_alerts.csv'] = write_csv(r.disp.ramp_alerts.reindex(columns=['timestamp', 'subsystem', 'net_load_ramp_mw', 'hydro_can_follow_mw', 'shortfall_mw', 'kind']),
                                            r.out/'ramp_alerts.csv')
     r.p.log(f'{r.disp.scope}, {r.disp.summary["n_plants"]} plants × {r.disp.summary["hours"]} h: {r.disp.message}')
 
@@ -522,6 +591,15 @@ def _backcast_stage(r):
     r.bday = f'{r.hours[0].tz_convert(LOCAL_TZ):%Y-%m-%d}'
     r.p.log(f'{r.bday} (local): {r.bout.message}; SIN hydro optimised/observed {r.bsum.loc["SIN", "hydro_model_over_actual"]:.3f}')
 
+# %% ../nbs/05_run.ipynb #e88163f0
+def series_error_summary(sm:pd.DataFrame, ramps:dict) -> dict:
+    "For the summary: MAE (MW) per series, model and persistence, horizons 1 and 24, summed over subsystems; ramp hits and false alarms an hour ahead."
+    t = sm[sm.horizon.isin([1, 24]) & sm.model.isin(['model', 'persistence'])].groupby(['series', 'model', 'horizon'])['mae_mw'].sum()
+    out = {k: {f'{m}_h{h}': round(float(v), 1) for (m, h), v in g.droplevel(0).items()} for k, g in t.groupby(level=0)}
+    one = [v['1'] for v in ramps.values() if '1' in v]
+    if one: out['net_load_ramps_h1'] = {f: {k: int(sum(x[f][k] for x in one)) for k in ('events', 'hits', 'false_alarms')} for f in ('model', 'persistence', 'previous_day')}
+    return out
+
 # %% ../nbs/05_run.ipynb #f8c63daf
 def _run_summary(r) -> dict:
     "The run's summary (`summary.json`): settings, timings, data, forecast error, forecast, dispatch, backcast, model."
@@ -535,9 +613,10 @@ def _run_summary(r) -> dict:
         'forecast_error': {'test_period': r.period, 'n_target_hours': int(m[(m.model == 'model') & (m.horizon == 1)]['n_hours'].sum()),
                            'mape': summ.round(3).to_dict('index'),
                            'model_beats_baselines': bool(summ.loc['model', 'mape_h1_24'] < summ.drop(index=['model', 'lightgbm', 'lstm'], errors='ignore')['mape_h1_24'].min())},
-        'forecast': {'origin': r.per['origin'], 'first_hour': ts[0], 'last_hour': ts[-1], 'hours': len(ts), 'subsystems': list(r.served.subsystems),
+        'series_error': series_error_summary(r.series_metrics, r.ramps),
+        'forecast': {'origin': r.origin, 'series': list(r.forecast_all.series.unique()), 'first_hour': ts[0], 'last_hour': ts[-1], 'hours': len(ts), 'subsystems': list(r.served.subsystems),
                      'peak_p50_mw': r.forecast.groupby('subsystem')['p50_mw'].max().round(1).to_dict()},
-        'dispatch': {'scope': disp.scope, 'renewables_assumed': r.renew_note, **disp.summary,
+        'dispatch': {'scope': disp.scope, 'renewables': r.renew_note, **disp.summary,
                      'water_value_rs_mwh': r.system.water_value_rs_mwh, 'water_value_source': r.wv_source},
         'backcast': {'day_local': r.bday, 'first_hour': r.hours[0], 'in_test_period': bool(r.hours[0] >= r.per['train_end']),
                      'status': r.bout.status, 'message': r.bout.message, 'water_balance_residual_hm3': r.bout.summary['water_balance_residual_hm3'],
@@ -559,7 +638,7 @@ def _report_stage(r):
     r.summary = _run_summary(r)
     r.summary['files'] = sorted([*r.files, 'report.html', 'summary.json'])
     page = html_report(f'HPO run — {r.started:%Y-%m-%d %H:%M} UTC',
-                       report_sections(r.summary, r.summ, r.metrics, r.forecast, r.disp, r.cmp, r.bsum, r.quality, r.figs))
+                       report_sections(r.summary, r.summ, r.metrics, r.forecast, r.disp, r.cmp, r.bsum, r.quality, r.figs, r.series_metrics))
     r.files['report.html'] = write_text(page, r.out/'report.html')
 
 # %% ../nbs/05_run.ipynb #19e94058
@@ -591,7 +670,7 @@ def _pivot_forecast(forecast:pd.DataFrame) -> pd.DataFrame:
 
 # %% ../nbs/05_run.ipynb #7571f1c6
 def report_sections(summary:dict, summ:pd.DataFrame, metrics:pd.DataFrame, forecast:pd.DataFrame, disp:DispatchResult,
-                    cmp:pd.DataFrame, bsum:pd.DataFrame, quality, figs:dict) -> list:
+                    cmp:pd.DataFrame, bsum:pd.DataFrame, quality, figs:dict, series_metrics:pd.DataFrame|None=None) -> list:
     "The report's sections for `html_report`."
     S, e, k = summary, summary['forecast_error'], summary['dispatch']
     run = pd.DataFrame({'seconds': S['hpo_run']['seconds']}).T
@@ -616,11 +695,18 @@ def report_sections(summary:dict, summ:pd.DataFrame, metrics:pd.DataFrame, forec
               f'<code>model</code> is the served ensemble (P50); the naive baselines forecast the load of the origin '
               f'(persistence) or of the same hour 24 h or 168 h before the target. MAPE in %, mean over the subsystems:'),
             summ, fig('skill', 'MAPE per model'), p('MAPE (%) per subsystem, horizons 1 and 24:'), wide]),
-        ('The next 24 hours', [p(f'Origin: the last observed hour, {utc_text(S["forecast"]["origin"])}.'),
+        *([('Wind, solar and net load on the test period', [
+            p('MAE (MW) per series, subsystem and horizon (1 and 24 h), every hour of the test period, night included; '
+              '<code>model</code> is the served P50 (the net load: load − wind − solar with its own P10–P90 band, coverage beside):'),
+            series_metrics[series_metrics.horizon.isin([1, 24])].pivot_table(index=['series', 'model'], columns=['subsystem', 'horizon'], values='mae_mw', sort=False),
+            p('Ramps of the net load an hour ahead (the 10 % largest of the test period): events, hits and false alarms, summed over subsystems:'),
+            pd.DataFrame(S['series_error'].get('net_load_ramps_h1', {})).T])] if series_metrics is not None and len(series_metrics) else []),
+        ('The next 24 hours', [p(f'Origin: the last hour every input knows, {utc_text(S["forecast"]["origin"])}; series: '
+                                f'{", ".join(S["forecast"]["series"])}.'),
                                 fig('forecast', 'forecast'), _pivot_forecast(forecast)]),
         (f'Hydro dispatch of the forecast day ({disp.scope})', [
-            p(f'{html.escape(disp.message)}. Load: the forecast P50 (P10–P90 band as the hydro reserve). Wind and solar assumed: '
-              f'{html.escape(k["renewables_assumed"])}.'), kp, energy, fig('dispatch', 'dispatch'),
+            p(f'{html.escape(disp.message)}. Load: the forecast P50 (P10–P90 band as the hydro reserve). Wind and solar: '
+              f'{html.escape(k["renewables"])}.'), kp, energy, fig('dispatch', 'dispatch'),
             p(f'Ramp alerts: {len(disp.ramp_alerts)}.'), *( [disp.ramp_alerts.head(20)] if len(disp.ramp_alerts) else [])]),
         (f'Backcast: {S["backcast"]["day_local"]} against ONS', [
             p(f'The observed load, wind and solar of that day dispatched over the whole SIN ({html.escape(S["backcast"]["message"])}); '
@@ -642,6 +728,9 @@ def summary_text(s:dict) -> str:
     lines = [f"hpo-run: done in {s['hpo_run']['seconds']['total']:.0f} s → {Path(s['hpo_run']['out'])/'report.html'}",
              f"forecast error on the test period {e['test_period']}, MAPE (%) mean over {', '.join(s['forecast']['subsystems'])}:",
              mape.to_string(float_format=lambda x: f'{x:,.2f}'),
+             *[f"{k} MAE (MW, sum over subsystems): 1 h {v.get('model_h1', np.nan):,.0f} (persistence {v.get('persistence_h1', np.nan):,.0f}), "
+               f"24 h {v.get('model_h24', np.nan):,.0f} (persistence {v.get('persistence_h24', np.nan):,.0f})"
+               for k, v in s.get('series_error', {}).items() if k != 'net_load_ramps_h1'],
              f"next 24 h: {utc_text(s['forecast']['first_hour'])} → {utc_text(s['forecast']['last_hour'])}, peak P50 (MW) "
              + ', '.join(f'{k} {v:,.0f}' for k, v in s['forecast']['peak_p50_mw'].items()),
              f"dispatch ({d['scope']}, {d['n_plants']} plants × {d['hours']} h): {d['status']}; hydro {d['hydro_mwh']/1e3:,.1f} GWh "

@@ -1,7 +1,8 @@
 """The forecast stage's command-line contract: hpo-train, hpo-evaluate, hpo-forecast on the bundled real data.
 
-A small model (one subsystem, LightGBM only, trained on 2022 with the last 60 days as validation) keeps this quick;
-the full-size figures are in benchmarks/forecast.py.
+Small models keep this quick: the load of one subsystem (LightGBM only, trained on 2022 with the last 60 days as
+validation) and the wind and solar of the 2023 balance (trained to 2023-07-01, the last 45 days as validation);
+the full-size figures are in benchmarks/forecast.py and benchmarks/renewables.py.
 """
 import json, subprocess, sys
 from pathlib import Path
@@ -20,7 +21,7 @@ def run(*args, cwd=None):
 def model(tmp_path_factory):
     d = tmp_path_factory.mktemp('model')
     r = run('hpo-train', '--train-end', '2023-01-01', '--train-start', '2022-01-15', '--val-days', '60', '--epochs', '0',
-            '--subsystems', 'N', '--out', str(d/'m'), cwd=d)
+            '--subsystems', 'N', '--targets', 'load', '--out', str(d/'m'), cwd=d)
     assert r.returncode == 0, r.stderr
     assert 'saved' in r.stdout
     return d/'m'
@@ -52,7 +53,8 @@ def test_forecast_next_24h(model, tmp_path):
     r = run('hpo-forecast', '--model', str(model), '--history', FILES[1], '--out', str(out))
     assert r.returncode == 0, r.stderr
     f = pd.read_csv(out)
-    assert list(f.columns) == ['origin', 'timestamp', 'subsystem', 'horizon', 'p10_mw', 'p50_mw', 'p90_mw']
+    assert list(f.columns) == ['origin', 'timestamp', 'series', 'subsystem', 'horizon', 'p10_mw', 'p50_mw', 'p90_mw']
+    assert set(f.series) == {'load'}
     assert len(f) == 24 and (f.p10_mw <= f.p50_mw).all() and (f.p50_mw <= f.p90_mw).all()
     assert f.timestamp.iloc[0] == '2024-01-01 03:00:00+00:00'      # the hour after the last one of 2023 (local 23:00)
 
@@ -99,3 +101,59 @@ def test_forecast_load_files_joins_files(model, tmp_path):
     a, b = pd.read_csv(one), pd.read_csv(two)
     assert a.timestamp.tolist() == b.timestamp.tolist() and len(a) == 24
     assert (a.p50_mw - b.p50_mw).abs().max() < 1e-6      # the P50 reads only the input window before the origin
+
+
+BALANCE = default_data_dir()/'ons'/'balanco_energia_subsistema'/'BALANCO_ENERGIA_SUBSISTEMA_2023.csv'
+
+@pytest.fixture(scope='module')
+def renewables_model(tmp_path_factory):
+    d = tmp_path_factory.mktemp('ren')
+    r = run('hpo-train', '--train-end', '2023-07-01', '--train-start', '2023-01-01', '--val-days', '45', '--targets', 'wind,solar',
+            '--out', str(d/'m'), cwd=d)
+    assert r.returncode == 0, r.stderr
+    assert 'wind and solar' in r.stdout
+    return d/'m'
+
+def test_train_renewables_alone(renewables_model):
+    assert not (renewables_model/'metadata.json').exists()            # --targets wind,solar: no load model
+    meta = json.loads((renewables_model/'renewables'/'renewables.json').read_text())['meta']
+    assert {'wind/NE', 'wind/S', 'solar/NE', 'solar/SE'} <= set(meta['series']) and meta['horizons'] == list(range(1, 25))
+
+def test_evaluate_renewables_json_and_predictions(renewables_model, tmp_path):
+    out, pred = tmp_path/'eval.json', tmp_path/'pred.csv'
+    r = run('hpo-evaluate', '--model', str(renewables_model), '--balance-files', str(BALANCE), '--start', '2023-07-01',
+            '--end', '2023-09-19', '--horizons', '1,6,24', '--json', str(out), '--predictions', str(pred))
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(out.read_text())
+    assert 'model' not in rep and {'wind', 'solar', 'renewable_baselines'} <= set(rep)
+    cell = rep['wind']['NE']['6']
+    assert {'mae_mw', 'coverage_p10_p90', 'rmse_mw', 'n_hours'} <= set(cell) and cell['n_hours'] > 1500
+    assert set(rep['wind']['NE']) == {'1', '6', '24'}
+    assert rep['wind']['NE']['1']['mae_mw'] < rep['renewable_baselines']['persistence']['wind']['NE']['1']['mae_mw'] * 1.05
+    # every forecast scored is written, and the scores can be recomputed from it
+    p = pd.read_csv(pred)
+    assert list(p.columns) == ['origin', 'timestamp', 'series', 'subsystem', 'horizon', 'p10_mw', 'p50_mw', 'p90_mw']
+    assert set(p.series) == {'wind', 'solar'} and p.origin.str.endswith('+00:00').all()
+    from hpo.renewables import read_balance_files
+    obs = read_balance_files([BALANCE]).assign(timestamp=lambda b: b.timestamp.map(pd.Timestamp.isoformat))
+    g = p[(p.series == 'wind') & (p.subsystem == 'NE') & (p.horizon == 6)].merge(obs[['timestamp', 'subsystem', 'wind_mw']], on=['timestamp', 'subsystem'])
+    assert abs((g.p50_mw - g.wind_mw).abs().mean() - cell['mae_mw']) < 1e-6
+    assert abs(((g.wind_mw >= g.p10_mw) & (g.wind_mw <= g.p90_mw)).mean() - cell['coverage_p10_p90']) < 1e-9
+
+def test_evaluate_refuses_parts_the_model_lacks(model, renewables_model):
+    r = run('hpo-evaluate', '--model', str(model), '--balance-files', str(BALANCE), '--start', '2023-07-01', '--end', '2023-07-31')
+    assert r.returncode == 2 and 'no wind and solar part' in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = run('hpo-evaluate', '--model', str(renewables_model), '--load-files', *FILES, '--start', '2023-07-01', '--end', '2023-07-31')
+    assert r.returncode == 2 and 'no load part' in r.stderr and 'Traceback' not in r.stderr
+
+def test_train_bad_targets_one_line(tmp_path):
+    r = run('hpo-train', '--train-end', '2023-07-01', '--targets', 'wind,hydro', '--out', str(tmp_path/'m'))
+    assert r.returncode == 2 and "bad --targets value 'wind,hydro'" in r.stderr and 'Traceback' not in r.stderr
+
+def test_forecast_wind_and_solar(renewables_model, tmp_path):
+    out = tmp_path/'f.csv'
+    r = run('hpo-forecast', '--model', str(renewables_model), '--balance-files', str(BALANCE), '--out', str(out))
+    assert r.returncode == 0, r.stderr
+    f = pd.read_csv(out)
+    assert set(f.series) == {'wind', 'solar'} and f.horizon.max() == 24 and f.origin.nunique() == 1
+    assert (f.p10_mw <= f.p50_mw).all() and (f.p50_mw <= f.p90_mw).all()

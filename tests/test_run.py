@@ -9,7 +9,7 @@ import numpy as np, pandas as pd
 import pytest
 
 SUBS = ['N', 'S']
-FORECAST_COLUMNS = ['origin', 'timestamp', 'subsystem', 'horizon', 'p10_mw', 'p50_mw', 'p90_mw']
+FORECAST_COLUMNS = ['origin', 'timestamp', 'series', 'subsystem', 'horizon', 'p10_mw', 'p50_mw', 'p90_mw']
 
 @pytest.fixture(scope='module')
 def run(tmp_path_factory):
@@ -30,7 +30,7 @@ def test_progress_and_summary(run):
 def test_files(run):
     _, out = run
     expected = {'report.html', 'summary.json', 'integrated.parquet', 'integrated_quality.csv', 'integrated_flags.csv', 'metrics.csv',
-                'forecast.csv', 'dispatch.csv', 'balance.csv', 'ramp_alerts.csv', 'backcast.csv', 'figures', 'registry'}
+                'forecast.csv', 'dispatch.csv', 'balance.csv', 'ramp_alerts.csv', 'backcast.csv', 'figures', 'registry', 'series_metrics.csv'}
     assert expected <= {p.name for p in out.iterdir()}
     assert not [p for p in out.rglob('*.part')]   # no temporary file left behind
     assert {p.name for p in (out/'figures').iterdir()} == {'skill.png', 'forecast.png', 'dispatch.png', 'backcast.png'}
@@ -48,12 +48,17 @@ def test_forecast_covers_the_next_day(run):
     _, out = run
     f = pd.read_csv(out/'forecast.csv', parse_dates=['origin', 'timestamp'])
     assert list(f.columns) == FORECAST_COLUMNS and sorted(f.subsystem.unique()) == SUBS
+    assert set(f.series) == {'load', 'wind', 'solar', 'net_load'}
     t = pd.read_parquet(out/'integrated.parquet')
-    last = t[t.subsystem.isin(SUBS) & t.load_mw.notna()].groupby('subsystem').timestamp.max().min()
+    t = t[t.subsystem.isin(SUBS)]
+    # the origin: the last hour every input knows (the bundled balance ends in September 2023, the load in December)
+    last = min(t[t[c].notna()].groupby('subsystem').timestamp.max().min() for c in ('load_mw', 'wind_mw', 'solar_mw'))
     assert (f.origin == last).all()
-    for _, g in f.groupby('subsystem'):
+    for _, g in f.groupby(['series', 'subsystem']):
         assert list(g.timestamp) == list(pd.date_range(last + pd.Timedelta(hours=1), periods=24, freq='h'))
-    assert (f.p10_mw <= f.p50_mw).all() and (f.p50_mw <= f.p90_mw).all() and f.p50_mw.between(1e3, 1e5).all()
+    assert (f.p10_mw <= f.p50_mw).all() and (f.p50_mw <= f.p90_mw).all() and f[f.series == 'load'].p50_mw.between(1e3, 1e5).all()
+    n, parts = f[f.series == 'net_load'].set_index(['subsystem', 'timestamp']), f[f.series != 'net_load'].pivot_table(index=['subsystem', 'timestamp'], columns='series', values='p50_mw')
+    assert np.allclose(n.p50_mw, (parts['load'] - parts['wind'] - parts['solar']).reindex(n.index))   # net load = load − wind − solar
 
 def test_metrics(run):
     _, out = run
@@ -70,8 +75,12 @@ def test_dispatch(run):
     assert set(d.subsystem) == set(SUBS) and d.timestamp.nunique() == 24
     assert (d[['generation_mw', 'turbined_m3s', 'spilled_m3s', 'volume_hm3']] >= -1e-6).all().all()
     f = pd.read_csv(out/'forecast.csv')
+    f = f[f.series == 'load']
     both = b.merge(f, on=['timestamp', 'subsystem'])
     assert len(both) == 48 and np.allclose(both['load'], both['p50_mw'])   # the dispatch serves the forecast
+    w = pd.read_csv(out/'forecast.csv').query("series == 'wind'")[['timestamp', 'subsystem', 'p50_mw']]
+    bw = b.merge(w, on=['timestamp', 'subsystem'])
+    assert len(bw) == 48 and np.allclose(bw['wind'], bw['p50_mw'])      # with the forecast wind
     assert np.allclose(b.load, b.hydro + b.thermal + b.wind + b.solar - b.curtailment + b.deficit, atol=1e-3)
 
 def test_summary_json(run):
@@ -82,6 +91,8 @@ def test_summary_json(run):
     assert set(s['forecast_error']['mape']['model']) == {'mape_h1', 'mape_h24', 'mape_h1_24'}
     d = s['dispatch']
     assert (d['scope'], d['status'], d['hours']) == ('islands', 'optimal', 24)
+    assert d['renewables'].startswith('forecast P50 of the wind and solar models')       # not a month-mean guess
+    assert {'wind', 'solar', 'net_load'} <= set(s['series_error']) and s['series_error']['solar']['model_h1'] < s['series_error']['solar']['persistence_h1']
     assert d['water_balance_residual_hm3'] <= 1e-6 and d['bound_excess'] <= 1e-6 and d['deficit_mwh'] <= 1e-6
     bc = s['backcast']
     assert bc['status'] == 'optimal' and bc['in_test_period'] and bc['water_balance_residual_hm3'] <= 1e-6
@@ -95,6 +106,7 @@ def test_registry_has_the_promoted_version(run):
     assert reg.versions() == ['v1'] and reg.serving == 'v1'
     m = reg.verify('v1')   # checksums and library versions
     assert m['subsystems'] == SUBS and 'test_mape' in m['metrics']
+    assert m['targets'] == ['load', 'wind', 'solar']       # the wind and solar models are versioned with the load's
     assert json.loads((out/'summary.json').read_text())['model']['version'] == 'v1'
 
 def test_missing_data_folder_is_one_line(tmp_path):

@@ -2,7 +2,9 @@
 as a subprocess on a free port and every test talks to it with an HTTP client.
 
 The model is small (North only, LightGBM only, 10 trees per horizon, trained on February–May 2023) so the module runs
-in well under a minute; the registry holds it three times (v1 serving, v2 healthy, v3 damaged after registration).
+in about a minute; the registry holds it three times (v1 serving, v2 healthy, v3 damaged after registration). A second
+registry and server hold the same kind of model with the North's wind and solar forecasters (`NetLoadModel`): a
+request without wind and solar gets them forecast from the service's data archive, and the response says so.
 """
 import os
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')   # LightGBM's spinning OpenMP threads crawl on a busy machine
@@ -20,14 +22,19 @@ from hypothesis.configuration import set_hypothesis_home_dir
 from hpo.etl import default_data_dir
 from conftest import Server, free_port
 from hpo.forecast import read_load_files, load_series, train
+from hpo.renewables import read_balance_files, renewable_series
+from hpo.netload import train_all
 from hpo.mlops.registry import Registry, psi, STATE
-from hpo.mlops.realtime import predict_and_optimize_realtime, subsystem_system
+from hpo.mlops.realtime import predict_and_optimize_realtime, subsystem_system, NO_RENEWABLES
 from hpo.dispatch import deck_system
 
 set_hypothesis_home_dir(tempfile.mkdtemp(prefix='hpo-hypothesis-'))   # keep Hypothesis's caches out of the repository
 
 LOAD = default_data_dir()/'ons'/'curva_carga'/'CURVA_CARGA_2023.csv'
+BALANCE = default_data_dir()/'ons'/'balanco_energia_subsistema'/'BALANCO_ENERGIA_SUBSISTEMA_2023.csv'
 ORIGIN = '2023-08-14 23:00'
+SMALL = {'num_iterations': 10, 'num_leaves': 15, 'max_bin': 31}
+NONE = {'wind': NO_RENEWABLES, 'solar': NO_RENEWABLES}
 
 @pytest.fixture(scope='module')
 def series():
@@ -35,8 +42,7 @@ def series():
 
 @pytest.fixture(scope='module')
 def registry(tmp_path_factory, series):
-    fc = train({'N': series['N']}, '2023-06-01', '2023-02-01', val_days=30, epochs=0,
-               lgbm_params={'num_iterations': 10, 'num_leaves': 15, 'max_bin': 31}, log=lambda *a, **k: None)
+    fc = train({'N': series['N']}, '2023-06-01', '2023-02-01', val_days=30, epochs=0, lgbm_params=SMALL, log=lambda *a, **k: None)
     reg = Registry(tmp_path_factory.mktemp('reg')/'models', create=True)
     assert [reg.register(fc, training=series) for _ in range(3)] == ['v1', 'v2', 'v3']
     reg.promote('v1')
@@ -52,6 +58,26 @@ def server(registry, tmp_path_factory):
 @pytest.fixture(scope='module')
 def client(server):
     with httpx.Client(base_url=server.url, timeout=30) as c: yield c
+
+@pytest.fixture(scope='module')
+def ren():
+    "The North's observed wind and solar (the bundled balance: January to 20 September 2023)."
+    return {k: s for k, s in renewable_series(read_balance_files([BALANCE])).items() if k[1] == 'N'}
+
+@pytest.fixture(scope='module')
+def wind_registry(tmp_path_factory, series, ren):
+    m = train_all({'N': series['N']}, ren, '2023-06-01', '2023-02-01', val_days=30, epochs=0, log=None, lgbm_params=SMALL)
+    assert m.targets == ['load', 'wind', 'solar'] and m.renewables.horizons == list(range(1, 25))
+    reg = Registry(tmp_path_factory.mktemp('wreg')/'models', create=True)
+    reg.promote(reg.register(m, training=series))
+    return reg
+
+@pytest.fixture(scope='module')
+def wind_client(wind_registry, tmp_path_factory):
+    s = Server(wind_registry.root, tmp_path_factory.mktemp('wlog'))
+    try:
+        with httpx.Client(base_url=s.url, timeout=60) as c: yield c
+    finally: s.stop()
 
 def body(series, hours=337, origin=ORIGIN, **extra):
     h = series['N'][:origin].iloc[-hours:]
@@ -72,7 +98,7 @@ def test_models_lists_versions_with_their_record(client, registry):
     assert [v['version'] for v in m['versions']] == ['v1', 'v2', 'v3']
     v1 = m['versions'][0]
     assert v1['serving'] and not m['versions'][1]['serving']
-    assert len(v1['data_fingerprint']) == 64 and v1['subsystems'] == ['N']
+    assert len(v1['data_fingerprint']) == 64 and v1['subsystems'] == ['N'] and v1['targets'] == ['load'] and v1['renewables'] is None
     assert v1['train_end'].startswith('2023-06-01') and 'lightgbm' in v1['libraries']
     assert 0 < v1['metrics']['validation_mape']['N'] < 20
     assert pd.Timestamp(v1['registered']) <= pd.Timestamp.now('UTC')
@@ -100,12 +126,15 @@ def test_predict_and_optimize(client, series, registry):
     assert np.allclose(b.hydro + b.thermal + b.wind + b.solar + b.deficit - b.curtailment, b.load, atol=1e-3)
     assert np.allclose(b.load, fc.p50_mw)
     assert out['status'] in ('optimal', 'deficit') and out['message']
+    # a version without wind and solar: taken as zero, and said so
+    assert out['renewables_source'] == NONE and out['renewables'] == [] and set(b.wind) == set(b.solar) == {0.0}
 
 def test_wind_and_reservoir_state_change_the_dispatch(client, series):
     base = client.post('/v1/predict-and-optimize', json=body(series)).json()
     windy = client.post('/v1/predict-and-optimize', json=body(series, wind_mw=[800.0] * 24)).json()
     hydro = lambda o: sum(h['hydro'] + h['thermal'] for h in o['balance'])
     assert [h['wind'] for h in windy['balance']] == [800.0] * 24
+    assert windy['renewables_source'] == {'wind': 'request', 'solar': NO_RENEWABLES}
     assert hydro(windy) < hydro(base)
     north = subsystem_system(deck_system(None, None, 2023, 8), 'N').plants.set_index('plant')
     plant = north.generation_max_mw.idxmax()
@@ -210,6 +239,9 @@ def test_openapi_and_docs(client):
     paths = client.get('/openapi.json').json()['paths']
     assert {'/health', '/v1/models', '/v1/models/{version}/promote', '/v1/predict-and-optimize', '/v1/monitoring', '/metrics'} <= set(paths)
     assert 'requestBody' in paths['/v1/predict-and-optimize']['post']
+    schemas = client.get('/openapi.json').json()['components']['schemas']
+    assert "'forecast'" in schemas['PredictResponse']['properties']['renewables_source']['description']
+    assert schemas['PredictRequest']['properties']['wind_history_mw']['anyOf'][0]['minItems'] == 1080
     assert client.get('/docs').status_code == 200
 
 def test_damaged_serving_version_falls_back_at_start(registry, tmp_path):
@@ -271,6 +303,47 @@ def test_hpo_retrain_decides_and_logs(registry, tmp_path):
     assert reg.serving == ('v4' if forced['action'] == 'promoted' else 'v1')
     assert reg.manifest('v4')['train_end'].startswith('2023-09-15')       # trained only on data before the period
     assert 'hpo-retrain' in reg.manifest('v4')['note']
+
+# --- a model with wind and solar: forecast when the request does not give them ---
+
+def test_wind_and_solar_are_forecast_when_not_given(wind_client, wind_registry, series, ren):
+    h = wind_client.get('/health').json()
+    assert h['status'] == 'ok' and h['targets'] == ['load', 'wind', 'solar']
+    v1 = wind_client.get('/v1/models').json()['versions'][0]
+    assert v1['targets'] == ['load', 'wind', 'solar'] and v1['renewables']['series'] == ['solar/N', 'wind/N']
+    r = wind_client.post('/v1/predict-and-optimize', json=body(series))
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out['renewables_source'] == {'wind': 'forecast', 'solar': 'forecast'}
+    f = pd.DataFrame(out['renewables'])
+    origin = pd.Timestamp(ORIGIN, tz='UTC')
+    assert len(f) == 48 and set(f.series) == {'wind', 'solar'} and (f.p10_mw <= f.p50_mw).all() and (f.p50_mw <= f.p90_mw).all()
+    assert list(pd.to_datetime(f[f.series == 'wind'].timestamp)) == list(pd.date_range(origin + pd.Timedelta(hours=1), periods=24, freq='h'))
+    b = pd.DataFrame(out['balance'])
+    assert np.allclose(b.wind, f[f.series == 'wind'].p50_mw.clip(lower=0)) and np.allclose(b.solar, f[f.series == 'solar'].p50_mw.clip(lower=0))
+    assert 0 < b.wind.mean() < 2_000 and b.solar.max() > 0                  # the North: a few hundred MW of each
+    # the library's answer from the observed wind and solar (it reads nothing after the origin, as the service's archive)
+    direct = predict_and_optimize_realtime(wind_registry.load_model(), series['N'][:ORIGIN], 'N',
+                                           renewables_history={'wind': ren[('wind', 'N')], 'solar': ren[('solar', 'N')]})
+    assert np.allclose(b.wind, direct.balance.wind, rtol=1e-9) and np.allclose(b.solar, direct.balance.solar, rtol=1e-9)
+    assert np.allclose(pd.DataFrame(out['forecast']).p50_mw, direct.forecast.p50_mw, rtol=1e-9)
+
+def test_wind_given_or_its_history_given(wind_client, series, ren):
+    base = wind_client.post('/v1/predict-and-optimize', json=body(series)).json()
+    given = wind_client.post('/v1/predict-and-optimize', json=body(series, wind_mw=[300.0] * 24)).json()
+    assert given['renewables_source'] == {'wind': 'request', 'solar': 'forecast'}
+    assert [b['wind'] for b in given['balance']] == [300.0] * 24 and {h['series'] for h in given['renewables']} == {'solar'}
+    observed = ren[('wind', 'N')][:ORIGIN].iloc[-1080:]
+    same = wind_client.post('/v1/predict-and-optimize', json=body(series, wind_history_mw=observed.tolist())).json()
+    assert same['renewables_source']['wind'] == 'forecast'
+    assert [b['wind'] for b in same['balance']] == pytest.approx([b['wind'] for b in base['balance']], rel=1e-9)   # the archive's values
+    calm = wind_client.post('/v1/predict-and-optimize', json=body(series, wind_history_mw=(observed / 2).tolist())).json()
+    assert sum(b['wind'] for b in calm['balance']) < sum(b['wind'] for b in base['balance'])                   # the request's history is read
+    short = wind_client.post('/v1/predict-and-optimize', json=body(series, wind_history_mw=observed.tolist()[-100:]))
+    assert short.status_code == 422 and short.json()['detail'][0]['loc'][:2] == ['body', 'wind_history_mw']
+    late = wind_client.post('/v1/predict-and-optimize', json=body(series, origin='2023-11-14 23:00'))      # after the archive's balance
+    assert late.status_code == 200, late.text
+    assert late.json()['renewables_source'] == {'wind': 'none: no wind history of N up to the origin', 'solar': 'none: no solar history of N up to the origin'}
 
 # --- fuzzing from the service's own OpenAPI schema: no input may produce a server error ---
 # (HPO_FUZZ_EXAMPLES=300 for a longer run)

@@ -11,7 +11,7 @@ from typing import Literal
 from ..core import HPOError, call_parse_hyphens
 from .registry import RegistryError, ArtifactError, Registry
 from .service import ModelService, NoModelError, PredictRequest, PredictResponse
-from .dashboard import Archive, dashboard_data, plotly_js, DASHBOARD_HTML
+from .dashboard import dashboard_data, plotly_js, DASHBOARD_HTML
 
 # %% auto #0
 __all__ = ['create_app', 'hpo_serve']
@@ -69,7 +69,10 @@ def _model_routes(app, service:ModelService, m:dict):
     def models():
         out = []
         for v in reg.versions():
-            try: man = reg.manifest(v); item = {k: man.get(k) for k in ('registered', 'model_created', 'subsystems', 'train_start', 'train_end', 'data_fingerprint', 'metrics', 'libraries', 'note')}
+            try:
+                man = reg.manifest(v)
+                item = {k: man.get(k) for k in ('registered', 'model_created', 'subsystems', 'train_start', 'train_end', 'data_fingerprint', 'metrics',
+                                                'renewables', 'libraries', 'note')} | {'targets': man.get('targets') or ['load']}   # older versions: the load alone
             except RegistryError as e: item = {'problem': str(e)}
             out.append({'version': v, 'serving': v == service.version, **item})
         return {'serving': service.version, 'versions': out}
@@ -97,14 +100,14 @@ def _predict_routes(app, service:ModelService):
     def monitoring(): return {'model_version': service.version, 'subsystems': service.monitor.status()}
 
 # %% ../../nbs/04_mlops/05_app.ipynb #cb8d20f6
-def _dashboard_routes(app, service:ModelService, archive:Archive):
+def _dashboard_routes(app, service:ModelService):
     "`GET /v1/dashboard/{subsystem}`, `GET /dashboard`, `GET /static/plotly.min.js`."
     from fastapi.responses import HTMLResponse, FileResponse
     replays = {}
     @app.get('/v1/dashboard/{subsystem}', summary="One subsystem's dashboard panel: forecast vs actual load, optimised vs actual hydro, "
              'reservoirs, marginal cost, ramp alerts, drift', responses={422: {'description': 'unknown subsystem or origin'}, 503: {'description': 'no model serves'}})
     def dashboard_panel(subsystem:Literal['N', 'NE', 'S', 'SE'], origin:datetime|None=None):
-        try: return _fast_json(dashboard_data(service, archive, subsystem, origin, cache=replays))
+        try: return _fast_json(dashboard_data(service, service.archive, subsystem, origin, cache=replays))
         except NoModelError as e: return _error(503, e)
         except HPOError as e: return _error(422, e, 'query')
 
@@ -132,20 +135,20 @@ def _metrics_route(app, service:ModelService, prom, m:dict):
 
 # %% ../../nbs/04_mlops/05_app.ipynb #c5eb57ba
 def create_app(registry,             # a `Registry` or its folder
-               data_dir=None,        # data folder with the CEPEL deck (default: the bundled data/)
+               data_dir=None,        # data folder with the CEPEL deck and the ONS series (default: the bundled data/)
               ):
     "The FastAPI application of the service."
     from fastapi import FastAPI
     reg = registry if isinstance(registry, Registry) else Registry(registry)
     service = ModelService(reg, data_dir)
     prom, m = _metrics_registry()
-    app = FastAPI(title='HPO service', version='1', description='Load forecast with quantiles and the optimised hydro dispatch of a '
-                  'subsystem for the next 24 hours, from the promoted model of a versioned registry.')
+    app = FastAPI(title='HPO service', version='1', description='Load, wind and solar forecasts with quantiles and the optimised hydro '
+                  'dispatch of a subsystem for the next 24 hours, from the promoted model of a versioned registry.')
     app.state.service = service
     _measure(app, m)
     _model_routes(app, service, m)
     _predict_routes(app, service)
-    _dashboard_routes(app, service, Archive(data_dir))
+    _dashboard_routes(app, service)
     _metrics_route(app, service, prom, m)
     return app
 
@@ -167,6 +170,6 @@ def hpo_serve(registry:str=None,       # model registry folder
     except OSError as e: raise HPOError(f'cannot listen on {host}:{port}: {e.strerror or e}') from None
     app = create_app(Registry(registry), data)
     h = app.state.service.health()
-    print(f"hpo-serve: {h['status']}, model {h['model_version'] or 'none'} from {registry}; http://{host}:{port} (docs at /docs, dashboard at /dashboard)", flush=True)
+    print(f"hpo-serve: {h['status']}, model {h['model_version'] or 'none'} ({', '.join(h['targets']) or 'nothing'}) from {registry}; http://{host}:{port} (docs at /docs, dashboard at /dashboard)", flush=True)
     for p in h['problems']: print(f'hpo-serve: warning: {p}', file=sys.stderr, flush=True)
     uvicorn.run(app, host=host, port=int(port), log_level=log_level)

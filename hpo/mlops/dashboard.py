@@ -4,97 +4,51 @@
 
 # %% ../../nbs/04_mlops/04_dashboard.ipynb #6bb33f3b
 from __future__ import annotations
-import threading
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from fastcore.basics import patch
 from ..core import mape, HPOError, DataError, as_utc
-from ..etl import SUBSYSTEMS, default_data_dir, read_ons_balance, read_ons_cmo, to_hourly
-from ..forecast import read_load_files, load_series
+from ..etl import SUBSYSTEMS
+from ..renewables import KINDS, series_key
 from ..dispatch import System
 from .registry import psi, drift_level, feature_psi, feature_levels
 from .realtime import RealtimeResult
-from .service import ModelService, NoModelError, HORIZON_HOURS, RampAlert, json_column, json_records
+from .service import Archive, ModelService, NoModelError, HORIZON_HOURS, RampAlert, json_column, json_records
 
 # %% auto #0
-__all__ = ['DASHBOARD_HEAD', 'DASHBOARD_STYLE', 'DASHBOARD_BODY', 'DASHBOARD_CARDS_JS', 'DASHBOARD_CHARTS_JS', 'DASHBOARD_HTML',
-           'Archive', 'dashboard_data', 'plotly_js']
+__all__ = ['DASHBOARD_HEAD', 'DASHBOARD_STYLE', 'DASHBOARD_BODY', 'DASHBOARD_CARDS_JS', 'DASHBOARD_RENEWABLES_JS',
+           'DASHBOARD_CHARTS_JS', 'DASHBOARD_HTML', 'dashboard_data', 'plotly_js']
 
-# %% ../../nbs/04_mlops/04_dashboard.ipynb #c36acc49
-class Archive:
-    "Observed hourly load, hydro, wind, solar and marginal cost per subsystem from a data folder (read once, on first use)."
-    SERIES = ('load_mw', 'hydro_mw', 'wind_mw', 'solar_mw', 'cmo_rs_mwh')
-    def __init__(self, data_dir=None): # folder laid out like ../shared/data (default: the bundled data/)
-        self.data_dir, self._frames, self._lock = data_dir, None, threading.Lock()
-
-# %% ../../nbs/04_mlops/04_dashboard.ipynb #971d7535
-@patch
-def _read(self:Archive) -> dict:
-    d = Path(self.data_dir) if self.data_dir else default_data_dir()
-    files = lambda folder, pattern: sorted((d/'ons'/folder).glob(pattern))
-    wide = lambda df, col: df.pivot_table(index='timestamp', columns='subsystem', values=col) if df is not None else pd.DataFrame()
-    lf = files('curva_carga', 'CURVA_CARGA_*.csv')
-    out = {'load_mw': pd.DataFrame(load_series(read_load_files(lf))) if lf else pd.DataFrame()}
-    bf = files('balanco_energia_subsistema', 'BALANCO_ENERGIA_SUBSISTEMA_*.csv')
-    bal = pd.concat([read_ons_balance(p) for p in bf]) if bf else None
-    for c in ('hydro_mw', 'wind_mw', 'solar_mw'): out[c] = wide(bal, c)
-    cf = files('cmo_semihorario', 'CMO_SEMIHORARIO_*.csv')
-    out['cmo_rs_mwh'] = wide(to_hourly(pd.concat([read_ons_cmo(p) for p in cf])) if cf else None, 'cmo_rs_mwh')
-    return out
-
-@patch(as_prop=True)
-def frames(self:Archive) -> dict:
-    "Series name -> wide hourly frame (UTC index, one column per subsystem)."
-    with self._lock:
-        if self._frames is None: self._frames = self._read()
-        return self._frames
-
-# %% ../../nbs/04_mlops/04_dashboard.ipynb #18b27e5f
-@patch
-def values(self:Archive, name:str,   # one of `Archive.SERIES`
-           subsystem:str,            # N, NE, S or SE
-           index:pd.DatetimeIndex    # the hours wanted
-          ) -> np.ndarray:           # observed values, NaN where the archive has none
-    f = self.frames[name]
-    return f[subsystem].reindex(index).to_numpy(float) if subsystem in f else np.full(len(index), np.nan)
-
-@patch
-def history(self:Archive, subsystem:str, origin:pd.Timestamp, hours:int) -> pd.Series:
-    "The archived load of the `hours` hours that end at `origin`."
-    idx = pd.date_range(end=origin, periods=hours, freq='h', name='timestamp')
-    return pd.Series(self.values('load_mw', subsystem, idx), index=idx, name=subsystem)
-
-# %% ../../nbs/04_mlops/04_dashboard.ipynb #9ae99bba
-@patch
-def default_origin(self:Archive, subsystem:str, hours:int=HORIZON_HOURS) -> pd.Timestamp:
-    "The latest hour whose next `hours` hours have observed load and hydro generation."
-    ends = [self.frames[n][subsystem].last_valid_index() for n in ('load_mw', 'hydro_mw') if subsystem in self.frames[n]]
-    ends = [e for e in ends if e is not None]
-    if not ends: raise DataError(f'no observed load for subsystem {subsystem!r} in {self.data_dir or default_data_dir()}',
-                                 column='subsystem', expected='ONS CURVA_CARGA files in ons/curva_carga')
-    return min(ends) - pd.Timedelta(hours=hours)
+# %% ../../nbs/04_mlops/04_dashboard.ipynb #22fbb3bb
+def _replay(service:ModelService, archive:Archive, subsystem:str, h:pd.Series) -> tuple:
+    "`(result, system, notes)`: the serving model's answer at the last hour of the archived load `h`, wind and solar forecast where it can."
+    o, rf = h.index[-1], service.model.renewables
+    nxt = pd.date_range(o + pd.Timedelta(hours=1), periods=HORIZON_HOURS, freq='h')
+    forecast = [k for k in KINDS if rf is not None and series_key(k, subsystem) in rf.keys]
+    observed = {k: np.nan_to_num(archive.values(f'{k}_mw', subsystem, nxt)) for k in KINDS if k not in forecast}
+    r, system = service.run(subsystem, h, observed.get('wind'), observed.get('solar'),
+                            renewables_history=archive.renewables_history(subsystem, o) if forecast else None)
+    r.renewables_source = r.renewables_source | {k: 'observed' for k in observed}
+    notes = ['replay: the forecast uses only the ' + ', '.join(['load'] + forecast) + ' known at the origin']
+    return r, system, notes + ([f'the dispatch uses the observed {" and ".join(observed)} of those hours'] if observed else [])
 
 # %% ../../nbs/04_mlops/04_dashboard.ipynb #55145a4d
 def _panel_answer(service:ModelService, archive:Archive, subsystem:str, origin, cache:dict|None) -> tuple:
     "`(mode, result, history, system, notes)`: the service's last answer for `subsystem`, or a replay from `origin`."
     live = service.latest.get(subsystem) if origin is None else None
-    notes = []
-    if live: return 'live', live.result, live.history, live.system, notes
+    if live: return 'live', live.result, live.history, live.system, []
     if service.forecaster is None: raise NoModelError(f'{service.registry.root}: no model version serves')
     o = archive.default_origin(subsystem) if origin is None else pd.Timestamp(origin)
     o = as_utc(o).floor('h')
+    if not 2000 <= o.year <= 2100: raise DataError(f'an origin in the year {o.year}', column='origin', expected='an hour between the years 2000 and 2100')
     key = (service.version, subsystem, o)
-    if cache is not None and key in cache: r, h, system = cache[key]
+    if cache is not None and key in cache: r, h, system, notes = cache[key]
     else:
         h = archive.history(subsystem, o, service.forecaster.spec.history_hours + 1)
-        nxt = pd.date_range(o + pd.Timedelta(hours=1), periods=HORIZON_HOURS, freq='h')
-        wind, solar = (np.nan_to_num(archive.values(c, subsystem, nxt)) for c in ('wind_mw', 'solar_mw'))
-        r, system = service.run(subsystem, h, wind, solar)
-        if cache is not None: cache[key] = (r, h, system)
-    notes.append('replay: the forecast uses only the load known at the origin; the dispatch uses the observed wind and solar of those hours')
-    return 'replay', r, h, system, notes
+        r, system, notes = _replay(service, archive, subsystem, h)
+        if cache is not None: cache[key] = (r, h, system, notes)
+    return 'replay', r, h, system, list(notes)
 
 # %% ../../nbs/04_mlops/04_dashboard.ipynb #ff60b7c8
 def _load_lines(r:RealtimeResult, h:pd.Series, archive:Archive, subsystem:str, context_hours:int) -> tuple:
@@ -105,6 +59,30 @@ def _load_lines(r:RealtimeResult, h:pd.Series, archive:Archive, subsystem:str, c
     p = {c: np.concatenate([np.full(len(ctx), np.nan), r.forecast[c].to_numpy(float)]) for c in ('p10_mw', 'p50_mw', 'p90_mw')}
     p['p50_mw'][len(ctx) - 1] = actual[len(ctx) - 1]   # the forecast line starts at the last observed hour
     return ctx, actual, p
+
+# %% ../../nbs/04_mlops/04_dashboard.ipynb #6ac1acca
+def _mae(actual:np.ndarray, forecast:np.ndarray) -> float|None:
+    "Mean absolute error over the hours both are known (None without any)."
+    ok = np.isfinite(actual) & np.isfinite(forecast)
+    return float(np.abs(actual[ok] - forecast[ok]).mean()) if ok.any() else None
+
+# %% ../../nbs/04_mlops/04_dashboard.ipynb #c6edb5a0
+def _renewable_lines(r:RealtimeResult, ctx:pd.DatetimeIndex, archive:Archive, subsystem:str, load_actual:np.ndarray) -> dict:
+    "Observed and used wind, solar and net load over the context hours `ctx` and the forecast hours, JSON-ready, with their MAE (MW)."
+    ts = pd.DatetimeIndex(r.forecast['timestamp']); idx, n = ctx.append(ts), len(ctx)
+    pad = lambda a: np.concatenate([np.full(n, np.nan), np.asarray(a, float)])
+    col = lambda a: json_column(pd.Series(a, dtype=float))
+    B, lines = r.balance, {}
+    for kind in KINDS:
+        f = r.renewables[r.renewables['series'] == kind].set_index('timestamp').reindex(ts)
+        lines[kind] = {'actual_mw': archive.values(f'{kind}_mw', subsystem, idx), 'p50_mw': pad(B[kind]),
+                       'p10_mw': pad(f['p10_mw']), 'p90_mw': pad(f['p90_mw'])}
+    lines['net_load'] = {'actual_mw': load_actual - lines['wind']['actual_mw'] - lines['solar']['actual_mw'],
+                         'p50_mw': pad(B['load'] - B['wind'] - B['solar'])}
+    for v in lines.values(): v['p50_mw'][n - 1] = v['actual_mw'][n - 1]   # each line starts at the last observed hour
+    return {'timestamp': json_column(pd.Series(idx)), 'source': dict(r.renewables_source),
+            'mae_mw': {k: _mae(v['actual_mw'][n:], v['p50_mw'][n:]) for k, v in lines.items()},
+            **{k: {name: col(a) for name, a in v.items()} for k, v in lines.items()}}
 
 # %% ../../nbs/04_mlops/04_dashboard.ipynb #8f4833ab
 def _reservoirs(r:RealtimeResult, system:System, subsystem:str, top:int=4) -> dict:
@@ -149,18 +127,21 @@ def dashboard_data(service:ModelService, # the serving model and its last answer
                    context_hours:int=48, # observed hours shown before the origin
                    cache:dict|None=None, # replays already computed
                   ) -> dict:
-    "One subsystem's dashboard panel: forecast vs actual load, optimised vs actual hydro, reservoirs, marginal cost, alerts, drift."
+    "One subsystem's dashboard panel: forecast vs actual load, wind, solar and net load, optimised vs actual hydro, reservoirs, marginal cost, alerts, drift."
     if subsystem not in SUBSYSTEMS: raise DataError(f'unknown subsystem {subsystem!r}', column='subsystem', expected='one of ' + ', '.join(SUBSYSTEMS))
     mode, r, h, system, notes = _panel_answer(service, archive, subsystem, origin, cache)
     ts = pd.DatetimeIndex(r.forecast['timestamp'])
     ctx, actual, p = _load_lines(r, h, archive, subsystem, context_hours)
     hydro_obs, cmo = archive.values('hydro_mw', subsystem, ts), archive.values('cmo_rs_mwh', subsystem, ts)
     if not np.isfinite(hydro_obs).any(): notes.append('no observed hydro generation for these hours in the data folder')
+    for why in dict.fromkeys(v for v in r.renewables_source.values() if v.startswith('none')):
+        notes.append(' and '.join(k for k, v in r.renewables_source.items() if v == why) + f' taken as zero ({why[6:]})')
     col = lambda a: json_column(pd.Series(a, dtype=float))
     B = r.balance
     return {'subsystem': subsystem, 'mode': mode, 'model_version': r.model_version, 'origin': h.index[-1].isoformat(),
             'status': r.status, 'message': r.message, 'notes': notes,
             'load': {'timestamp': json_column(pd.Series(ctx.append(ts))), 'actual_mw': col(actual), **{k: col(v) for k, v in p.items()}},
+            'renewables': _renewable_lines(r, ctx, archive, subsystem, actual),
             'hydro': {'timestamp': json_column(pd.Series(ts)), 'optimized_mw': col(B['hydro']), 'actual_mw': col(hydro_obs),
                       'thermal_mw': col(B['thermal']), 'wind_mw': col(B['wind']), 'solar_mw': col(B['solar'])},
             'reservoirs': _reservoirs(r, system, subsystem),
@@ -204,11 +185,12 @@ DASHBOARD_STYLE = r"""<style>
 # %% ../../nbs/04_mlops/04_dashboard.ipynb #9aafe706
 DASHBOARD_BODY = r"""</head>
 <body>
-<header><h1>HPO — load, hydro dispatch and drift</h1><span id="meta">loading…</span></header>
+<header><h1>HPO — load, wind and solar, hydro dispatch and drift</h1><span id="meta">loading…</span></header>
 <section id="cards" aria-label="subsystems"></section>
 <p id="notes"></p>
 <section id="charts">
- <div class="chart" id="chart-load"></div><div class="chart" id="chart-hydro"></div>
+ <div class="chart" id="chart-load"></div><div class="chart" id="chart-net-load"></div>
+ <div class="chart" id="chart-renewables"></div><div class="chart" id="chart-hydro"></div>
  <div class="chart" id="chart-reservoirs"></div><div class="chart" id="chart-cost"></div>
 </section>
 <section id="alerts"></section>
@@ -217,6 +199,7 @@ DASHBOARD_BODY = r"""</head>
 # %% ../../nbs/04_mlops/04_dashboard.ipynb #48e1be41
 DASHBOARD_CARDS_JS = r"""const SUBS = ['N', 'NE', 'S', 'SE'], NAMES = {N: 'North', NE: 'Northeast', S: 'South', SE: 'Southeast/Centre-West'};
 let selected = new URLSearchParams(location.search).get('subsystem'), panels = {};
+const sources = s => Object.entries(s || {}).map(([k, v]) => `${k} ${v.split(':')[0]}`).join(', ') || '–';
 const fmt = (x, d = 1) => x === null || x === undefined ? '–' : Number(x).toLocaleString('en', {maximumFractionDigits: d});
 const layout = (title, y) => ({title: {text: title, font: {size: 14}}, margin: {l: 60, r: 15, t: 40, b: 40},
   yaxis: {title: {text: y}}, legend: {orientation: 'h', y: -0.18}, hovermode: 'x unified'});
@@ -235,10 +218,29 @@ function card(p) {
   el.innerHTML = `<h2>${p.subsystem} <span class="badge ${p.mode}">${p.mode}</span> <span class="badge ${p.status}">${p.status}</span></h2>
     <div>${NAMES[p.subsystem]} · from ${p.origin.slice(0, 16).replace('T', ' ')} UTC · model ${p.model_version || '–'}</div>
     <div>forecast MAPE ${fmt(k.forecast_mape, 2)} % over ${k.hours_observed} h · P10–P90 hits ${k.band_coverage === null ? '–' : fmt(100 * k.band_coverage, 0) + ' %'}</div>
+    <div>wind and solar: ${sources(p.renewables.source)} · net load MAE ${fmt(p.renewables.mae_mw.net_load, 0)} MW</div>
     <div>hydro ${fmt(k.hydro_optimized_mwh / 1000)} GWh optimised vs ${k.hydro_actual_mwh === null ? '–' : fmt(k.hydro_actual_mwh / 1000)} GWh actual</div>
     <div>load drift <span class="badge ${d.level}">${d.level}</span> PSI ${fmt(d.psi, 3)} · rolling MAPE ${fmt(d.rolling_mape, 2)} % · ramp alerts ${k.ramp_alerts}</div>
     <div class="features">inputs: ${feats.length ? feats.map(([n, v]) => `${n} <span class="badge ${v.drift}">${fmt(v.psi, 2)}</span>`).join(' ') : '–'}</div>`;
   return el;
+}
+"""
+
+# %% ../../nbs/04_mlops/04_dashboard.ipynb #c963880a
+DASHBOARD_RENEWABLES_JS = r"""function drawRenewables(p) {
+  const W = p.renewables, used = s => W.source[s] === 'forecast' ? 'forecast P50' : W.source[s].split(':')[0];
+  const band = (s, rgba, color) => [
+    {x: W.timestamp, y: W[s].p90_mw, name: `${s} P90`, line: {width: 0}, showlegend: false, hoverinfo: 'skip'},
+    {x: W.timestamp, y: W[s].p10_mw, name: `${s} P10–P90`, fill: 'tonexty', fillcolor: rgba, line: {width: 0}},
+    {x: W.timestamp, y: W[s].actual_mw, name: `${s}, actual (ONS)`, line: {color: color}},
+    {x: W.timestamp, y: W[s].p50_mw, name: `${s}, ${used(s)}`, line: {color: color, dash: 'dash'}}];
+  Plotly.react('chart-renewables', [...band('wind', 'rgba(46,125,50,0.18)', '#2e7d32'), ...band('solar', 'rgba(224,138,0,0.2)', '#e08a00')],
+    layout(`${p.subsystem}: wind and solar (${sources(W.source)})`, 'MW'), {responsive: true});
+  Plotly.react('chart-net-load', [
+    {x: W.timestamp, y: p.load.actual_mw, name: 'load, actual (ONS)', line: {color: '#9aa5b1', width: 1}},
+    {x: W.timestamp, y: W.net_load.actual_mw, name: 'net load, actual (ONS)', line: {color: '#1d2733'}},
+    {x: W.timestamp, y: W.net_load.p50_mw, name: 'net load, dispatched (P50)', line: {color: '#6a1b9a', dash: 'dash'}}],
+    layout(`${p.subsystem}: net load = load − wind − solar`, 'MW'), {responsive: true});
 }
 """
 
@@ -251,6 +253,7 @@ DASHBOARD_CHARTS_JS = r"""function draw(p) {
     {x: L.timestamp, y: L.actual_mw, name: 'actual (ONS)', line: {color: '#1d2733'}},
     {x: L.timestamp, y: L.p50_mw, name: 'forecast P50', line: {color: '#1565c0', dash: 'dash'}}],
     layout(`${p.subsystem}: load, forecast vs actual`, 'MW'), {responsive: true});
+  drawRenewables(p);
   Plotly.react('chart-hydro', [
     {x: H.timestamp, y: H.optimized_mw, name: 'hydro, optimised', line: {color: '#1565c0'}},
     {x: H.timestamp, y: H.actual_mw, name: 'hydro, actual (ONS)', line: {color: '#1d2733'}},
@@ -288,4 +291,4 @@ refresh(); setInterval(refresh, 30000);
 
 # %% ../../nbs/04_mlops/04_dashboard.ipynb #687f2962
 DASHBOARD_HTML = (DASHBOARD_HEAD + DASHBOARD_STYLE + DASHBOARD_BODY
-                  + '<script>\n' + DASHBOARD_CARDS_JS + DASHBOARD_CHARTS_JS + '</script></body></html>\n')
+                  + '<script>\n' + DASHBOARD_CARDS_JS + DASHBOARD_RENEWABLES_JS + DASHBOARD_CHARTS_JS + '</script></body></html>\n')

@@ -12,6 +12,7 @@ import pandas as pd
 from fastcore.script import Param
 from ..core import ape, DataError, atomic_path, call_parse_hyphens, as_utc
 from ..forecast import train, backtest
+from ..netload import NetLoadModel
 from .registry import RegistryError, Registry, now_iso, psi, drift_level, feature_psi, feature_levels
 
 # %% auto #0
@@ -115,11 +116,13 @@ def _reasons(rep:dict, force:bool, max_mape:float, max_psi:float) -> list[str]:
 def _challenge(reg:Registry, series:dict, now:dict, days:float, reasons:list, train_days:int, train_options:dict|None, log) -> dict:
     "Train a candidate before the period of the report `now`, register it, measure it on the same hours; promote it if better."
     serving, start = reg.serving, pd.Timestamp(now['start'])
-    subs = list(reg.load(serving).subsystems)
+    served = reg.load_model(serving)
+    subs = list(served.load.subsystems)
     log(f'retraining {", ".join(subs)} on {start - pd.Timedelta(days=train_days):%Y-%m-%d} .. {start:%Y-%m-%d} ({"; ".join(reasons)})')
     fc = train({s: series[s] for s in subs}, start, start - pd.Timedelta(days=train_days),
                **({'val_days': 30, 'epochs': 0, 'log': lambda *a, **k: None} | (train_options or {})))
-    candidate = reg.register(fc, note='hpo-retrain: ' + '; '.join(reasons), training=series)
+    kept = f' (wind and solar of {serving} kept)' if served.renewables is not None else ''
+    candidate = reg.register(NetLoadModel(fc, served.renewables), note='hpo-retrain: ' + '; '.join(reasons) + kept, training=series)
     rep = drift_report(reg, series, days, now['end'], version=candidate)
     old, new = _mean_mape(now), _mean_mape(rep)
     out = dict(candidate=candidate, candidate_report=rep['subsystems'], serving_mape=old, candidate_mape=new)

@@ -11,14 +11,17 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from ..core import HPOError, DataError
+from ..core import HPOError, DataError, as_utc, utc_text
 from ..etl import SUBSYSTEMS
 from ..forecast import Forecaster
+from ..renewables import KINDS, CAPACITY_DAYS, RenewableForecaster, series_key
+from ..netload import NetLoadModel
 from ..dispatch import DispatchResult, reroute_downstream, System, Inputs, deck_system, dispatch, ramp_alerts, with_incremental_inflows, WarmStarts, WARM_STARTS, resolve_water_value
 
 # %% auto #0
-__all__ = ['subsystem_system', 'with_volumes', 'month_deck', 'day_water_value', 'RealtimeResult', 'DispatchError',
-           'island_inputs', 'predict_and_optimize_realtime']
+__all__ = ['RENEWABLE_COLUMNS', 'RENEWABLE_HISTORY_HOURS', 'NO_RENEWABLES', 'subsystem_system', 'with_volumes', 'month_deck',
+           'day_water_value', 'RealtimeResult', 'DispatchError', 'served_model', 'forecast_renewable',
+           'expected_renewables', 'island_inputs', 'predict_and_optimize_realtime']
 
 # %% ../../nbs/04_mlops/02_realtime.ipynb #0a71e9c1
 def subsystem_system(system:System, # the whole SIN (`deck_system`)
@@ -74,17 +77,30 @@ def _island(whole:System, subsystem:str) -> System:
     return hit[1]
 
 # %% ../../nbs/04_mlops/02_realtime.ipynb #f6f6081d
+RENEWABLE_COLUMNS = ['timestamp', 'horizon', 'series', 'p10_mw', 'p50_mw', 'p90_mw']
+
 @dataclass(kw_only=True)
 class RealtimeResult(DispatchResult):
     """Forecast and dispatch of one subsystem for the next hours: the `DispatchResult` of the subsystem as an island
     (`dispatch` per plant and hour without the subsystem column, `balance` and `ramp_alerts` per hour), with its forecast."""
     subsystem: str
     model_version: str|None
-    forecast: pd.DataFrame      # timestamp, horizon, p10_mw, p50_mw, p90_mw
+    forecast: pd.DataFrame      # the load: timestamp, horizon, p10_mw, p50_mw, p90_mw
     timings_ms: dict = field(default_factory=dict)
+    renewables: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RENEWABLE_COLUMNS))   # the wind and solar forecast used
+    renewables_source: dict = field(default_factory=dict)   # 'wind', 'solar' -> 'request', 'forecast' or 'none: <reason>'
 
 class DispatchError(HPOError):
     "The dispatch LP of a request has no solution the solver could find."
+
+# %% ../../nbs/04_mlops/02_realtime.ipynb #44b4f7ba
+def served_model(model:Forecaster|NetLoadModel, # `Registry.load_model` or `Registry.load`
+                ) -> NetLoadModel:
+    "`model` as a `NetLoadModel`; one without its load part is a `DataError`."
+    m = model if isinstance(model, NetLoadModel) else NetLoadModel(model) if isinstance(model, Forecaster) else None
+    if m is None or m.load is None:
+        raise DataError(f'a {type(model).__name__} has no load forecaster', expected='a Forecaster, or a NetLoadModel with its load part')
+    return m
 
 # %% ../../nbs/04_mlops/02_realtime.ipynb #38a7eb85
 def _hourly(values, length:int, name:str) -> np.ndarray:
@@ -93,6 +109,62 @@ def _hourly(values, length:int, name:str) -> np.ndarray:
     if a.shape != (length,) or not np.isfinite(a).all() or (a < 0).any():
         raise DataError(f'{len(a)} values' if a.ndim == 1 else 'not a list of numbers', column=name, expected=f'{length} hourly values ≥ 0 (MW)')
     return a
+
+# %% ../../nbs/04_mlops/02_realtime.ipynb #df68d930
+RENEWABLE_HISTORY_HOURS = 24 * 15 + 24 * CAPACITY_DAYS   # observed wind or solar hours a forecast reads, ending at the origin (45 days)
+NO_RENEWABLES = 'none: the model has no wind and solar part'
+
+def _history_upto(s:pd.Series|None, origin:pd.Timestamp) -> pd.Series|None:
+    "The hourly series `s` up to `origin` (later values are never read), on a complete hourly index."
+    if s is None: return None
+    s = s[s.index <= origin]
+    return s.asfreq('h') if len(s) else None
+
+# %% ../../nbs/04_mlops/02_realtime.ipynb #15a93fed
+def _renewable_problem(rf:RenewableForecaster|None, kind:str, subsystem:str, s:pd.Series|None, origin:pd.Timestamp, horizon:int) -> str|None:
+    "Why the `kind` of `subsystem` cannot be forecast from `s` (its history up to `origin`), as 'none: <reason>'; None when it can."
+    if rf is None: return NO_RENEWABLES
+    if series_key(kind, subsystem) not in rf.keys: return f'none: the model has no {kind} forecaster for {subsystem}'
+    missing = sorted(set(range(1, horizon + 1)) - set(rf.horizons))
+    if missing: return f'none: the {kind} forecaster has no horizon of {missing[0]} h (it forecasts {", ".join(map(str, rf.horizons))} h ahead)'
+    if s is None or not s.notna().any(): return f'none: no {kind} history of {subsystem} up to the origin'
+    if s.index[-1] != origin or not np.isfinite(s.iloc[-1]): return f'none: no {kind} of {subsystem} observed at the origin, {utc_text(origin)}'
+    hours = int((origin - s.index[0]) / pd.Timedelta(hours=1)) + 1
+    if hours < RENEWABLE_HISTORY_HOURS: return f'none: {hours} hours of {kind} history, the forecast needs {RENEWABLE_HISTORY_HOURS} up to the origin'
+    return None
+
+# %% ../../nbs/04_mlops/02_realtime.ipynb #50d39bea
+def forecast_renewable(rf:RenewableForecaster, kind:str, subsystem:str,
+                       s:pd.Series,   # the observed history, ending at the origin
+                       horizon:int,   # hours
+                      ) -> pd.DataFrame: # `RENEWABLE_COLUMNS`
+    "The next `horizon` hours of the `kind` generation of `subsystem`, P10/P50/P90 in MW."
+    key = series_key(kind, subsystem)
+    one = RenewableForecaster({key: rf.boosters[key]}, {key: rf.bands[key]}, rf.meta)
+    f = one.forecast({(kind, subsystem): s}, s.index[-1])
+    return f[f['horizon'] <= horizon].sort_values('horizon')[RENEWABLE_COLUMNS].reset_index(drop=True)
+
+# %% ../../nbs/04_mlops/02_realtime.ipynb #6ffe5940
+def expected_renewables(rf:RenewableForecaster|None, # the model's wind and solar forecasters (None: it has none)
+                        subsystem:str, origin:pd.Timestamp, horizon:int,
+                        given:dict,          # 'wind', 'solar' -> the caller's hourly values, or None
+                        history:dict|None,   # 'wind', 'solar' -> observed hourly series (values after `origin` are not read)
+                       ) -> tuple:           # (wind, solar, forecasts (`RENEWABLE_COLUMNS`), {'wind': source, 'solar': source})
+    "The wind and solar of the next `horizon` hours: the caller's, else the forecast (P50, never below zero), else zero and why."
+    values, parts, sources = {}, [], {}
+    for kind in KINDS:
+        if given.get(kind) is not None:
+            values[kind], sources[kind] = _hourly(given[kind], horizon, f'{kind}_mw'), 'request'; continue
+        s = _history_upto((history or {}).get(kind), origin)
+        why = _renewable_problem(rf, kind, subsystem, s, origin, horizon)
+        if why is None:
+            f = forecast_renewable(rf, kind, subsystem, s, horizon)
+            if np.isfinite(f[['p10_mw', 'p50_mw', 'p90_mw']].to_numpy(float)).all():
+                parts.append(f); values[kind], sources[kind] = np.maximum(f['p50_mw'].to_numpy(float), 0), 'forecast'; continue
+            why = f'none: no {kind} forecast from this history (too few known hours, or none above zero, for its capacity proxy)'
+        values[kind], sources[kind] = np.zeros(horizon), why
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=RENEWABLE_COLUMNS)
+    return values['wind'], values['solar'], table, sources
 
 # %% ../../nbs/04_mlops/02_realtime.ipynb #db677c17
 def _forecast(forecaster:Forecaster, history:pd.Series, subsystem:str, horizon:int, others:dict|None) -> pd.DataFrame:
@@ -126,11 +198,11 @@ def _subsystem_tables(res, system:System, inputs:Inputs, subsystem:str) -> tuple
     return balance, alerts
 
 # %% ../../nbs/04_mlops/02_realtime.ipynb #8ec22007
-def predict_and_optimize_realtime(forecaster:Forecaster,  # a trained forecaster (`Registry.load`)
+def predict_and_optimize_realtime(model:Forecaster|NetLoadModel, # the served model (`Registry.load_model`), or a load forecaster alone (`Registry.load`)
                                   history:pd.Series,      # hourly load (MW) of the subsystem, UTC index, up to the forecast origin
                                   subsystem:str,          # N, NE, S or SE
-                                  wind_mw=None,           # expected wind generation for each of the next `horizon` hours (MW)
-                                  solar_mw=None,          # expected solar generation for each of the next `horizon` hours (MW)
+                                  wind_mw=None,           # expected wind generation for each of the next `horizon` hours (MW); default: forecast
+                                  solar_mw=None,          # expected solar generation for each of the next `horizon` hours (MW); default: forecast
                                   reservoir_volumes_hm3:dict|None=None, # plant name -> stored volume now (default: the deck's)
                                   horizon:int=24,         # hours to forecast and dispatch (≤ the model's horizons)
                                   system:System|None=None, # the SIN (default: the bundled deck for the first forecast hour's month)
@@ -138,13 +210,15 @@ def predict_and_optimize_realtime(forecaster:Forecaster,  # a trained forecaster
                                   solver:str='highs',     # LP solver of the dispatch: highs or cbc
                                   warm:WarmStarts|None=WARM_STARTS, # HiGHS warm starts across calls (None: solve every LP cold)
                                   others:dict|None=None,  # other subsystems' load histories (name -> Series): the forecast's context inputs
+                                  renewables_history:dict|None=None, # 'wind', 'solar' -> observed hourly MW up to the origin (45 days): what their forecast reads
                                  ) -> RealtimeResult:
-    "Forecast the next `horizon` hours of a subsystem's load and dispatch its hydro plants to follow it."
-    t0 = time.perf_counter()
+    "Forecast the next `horizon` hours of a subsystem's load, wind and solar, and dispatch its hydro plants to follow the net load."
+    t0, m = time.perf_counter(), served_model(model)
     if subsystem not in SUBSYSTEMS: raise DataError(f'unknown subsystem {subsystem!r}', column='subsystem', expected='one of ' + ', '.join(SUBSYSTEMS))
-    if not 1 <= horizon <= forecaster.spec.horizons: raise DataError(f'horizon of {horizon} h', column='horizon', expected=f'1 to {forecaster.spec.horizons} hours')
-    wind, solar = _hourly(wind_mw, horizon, 'wind_mw'), _hourly(solar_mw, horizon, 'solar_mw')
-    fc = _forecast(forecaster, history, subsystem, horizon, others)
+    if not 1 <= horizon <= m.load.spec.horizons: raise DataError(f'horizon of {horizon} h', column='horizon', expected=f'1 to {m.load.spec.horizons} hours')
+    wind, solar, ren, sources = expected_renewables(m.renewables, subsystem, as_utc(history.index[-1]), horizon,
+                                                    {'wind': wind_mw, 'solar': solar_mw}, renewables_history)
+    fc = _forecast(m.load, history, subsystem, horizon, others)
     t1 = time.perf_counter()
     ts = pd.DatetimeIndex(fc['timestamp'])
     whole = system or month_deck(ts[0].year, ts[0].month)
@@ -158,7 +232,8 @@ def predict_and_optimize_realtime(forecaster:Forecaster,  # a trained forecaster
     return RealtimeResult(status=res.status, message=res.message,
                           dispatch=res.dispatch.drop(columns=['subsystem'], errors='ignore').reset_index(drop=True), balance=balance,
                           summary=res.summary, violations=res.violations, ramp_alerts=alerts, scope='island',
-                          subsystem=subsystem, model_version=forecaster.meta.get('registry_version'),
+                          subsystem=subsystem, model_version=m.load.meta.get('registry_version'),
                           forecast=fc[['timestamp', 'horizon', 'p10_mw', 'p50_mw', 'p90_mw']].reset_index(drop=True),
+                          renewables=ren, renewables_source=sources,
                           timings_ms={'forecast': round((t1 - t0) * 1e3, 2), 'dispatch': round((t2 - t1) * 1e3, 2),
                                       'total': round((time.perf_counter() - t0) * 1e3, 2)})

@@ -13,11 +13,13 @@ import pandas as pd
 from fastcore.basics import patch
 from ..core import HPOError, DataError, atomic_path, as_utc
 from ..forecast import Forecaster, save_forecaster, load_forecaster, versions as library_versions
+from ..netload import NetLoadModel, save_model, load_model as load_model_folder
 
 # %% auto #0
 __all__ = ['REGISTRY_FORMAT', 'MANIFEST', 'STATE', 'VERSION_PATTERN', 'COMPATIBLE_LIBRARIES', 'DRIFT_LEVELS', 'INPUT_FEATURES',
            'RegistryError', 'ArtifactError', 'sha256_file', 'compatibility_problems', 'now_iso', 'reference_profile',
-           'psi', 'drift_level', 'input_features', 'feature_psi', 'feature_levels', 'Registry']
+           'psi', 'drift_level', 'input_features', 'feature_psi', 'feature_levels', 'Registry', 'model_files',
+           'renewables_summary']
 
 # %% ../../nbs/04_mlops/01_registry.ipynb #5728560f
 class RegistryError(HPOError):
@@ -207,17 +209,32 @@ def _training_profiles(fc:Forecaster, training:dict|None) -> tuple[dict, dict]:
         features[sub] = {name: reference_profile(col) for name, col in f.items()}
     return out, features
 
+# %% ../../nbs/04_mlops/01_registry.ipynb #7c8468cc
+def model_files(folder:Path, # a version's folder (or the folder about to become one)
+               ) -> dict:    # relative POSIX path -> {'sha256', 'bytes'}, the manifest left out
+    "The checksum and size of every file under `folder`."
+    folder = Path(folder)
+    return {p.relative_to(folder).as_posix(): {'sha256': sha256_file(p), 'bytes': p.stat().st_size}
+            for p in sorted(folder.rglob('*')) if p.is_file() and p.relative_to(folder).as_posix() != MANIFEST}
+
+# %% ../../nbs/04_mlops/01_registry.ipynb #d2893625
+def renewables_summary(m:NetLoadModel) -> dict|None:
+    "The series, horizons and training period of `m`'s wind and solar forecasters, and whether it has the net load's band."
+    rf = m.renewables
+    if rf is None: return None
+    return {'series': rf.keys, 'horizons': rf.horizons, 'train_start': rf.meta.get('train_start'),
+            'train_end': rf.meta.get('train_end'), 'net_load_band': bool(m.net_bands)}
+
 # %% ../../nbs/04_mlops/01_registry.ipynb #8bfa43b1
-def _new_manifest(fc:Forecaster, files:Path, metrics:dict|None, note:str, training:dict|None) -> dict:
-    "The manifest of the loaded forecaster `fc` whose files are in `files` (its version still to be set)."
-    meta = fc.meta
+def _new_manifest(m:NetLoadModel, files:Path, metrics:dict|None, note:str, training:dict|None) -> dict:
+    "The manifest of the loaded model `m` whose files are in `files` (its version still to be set)."
+    fc = m.load; meta = fc.meta
     return {'format': REGISTRY_FORMAT, 'version': None, 'registered': now_iso(), 'model_created': meta.get('created'),
-            'subsystems': list(fc.subsystems), 'horizons': fc.spec.horizons, 'history_hours': fc.spec.history_hours + 1,
+            'targets': m.targets, 'subsystems': list(fc.subsystems), 'horizons': fc.spec.horizons, 'history_hours': fc.spec.history_hours + 1,
             'train_start': meta.get('train_start'), 'train_end': meta.get('train_end'),
             'data_fingerprint': meta.get('fingerprint'), 'metrics': metrics if metrics is not None else _default_metrics(meta),
-            'libraries': meta.get('versions') or library_versions(), 'note': note,
-            **dict(zip(('reference', 'reference_features'), _training_profiles(fc, training))),
-            'files': {p.name: {'sha256': sha256_file(p), 'bytes': p.stat().st_size} for p in sorted(files.iterdir()) if p.is_file()}}
+            'renewables': renewables_summary(m), 'libraries': meta.get('versions') or library_versions(), 'note': note,
+            **dict(zip(('reference', 'reference_features'), _training_profiles(fc, training))), 'files': model_files(files)}
 
 # %% ../../nbs/04_mlops/01_registry.ipynb #909d4408
 @patch
@@ -234,10 +251,23 @@ def _add_version(self:Registry, files:Path, manifest:dict) -> str:
             if not (self.root/'versions'/version).exists(): raise
     raise RegistryError(f'{self.root}: could not find a free version number')
 
+# %% ../../nbs/04_mlops/01_registry.ipynb #43f737b7
+def _write_model(model, files:Path):
+    "Write `model` — a `Forecaster`, a `NetLoadModel` with its load part, or a model folder (copied whole) — into the new folder `files`."
+    if isinstance(model, Forecaster): save_forecaster(model, files)
+    elif isinstance(model, NetLoadModel):
+        if model.load is None: raise RegistryError('the model has no load part, not registering it (expected a model trained with the load)')
+        save_model(model, files)
+    else:
+        src = Path(model)
+        if not (src/'metadata.json').is_file():
+            raise RegistryError(f'{src}: not a model folder (expected the files hpo-train writes, with the load model\'s metadata.json)')
+        shutil.copytree(src, files)
+
 # %% ../../nbs/04_mlops/01_registry.ipynb #20622d56
 @patch
 def register(self:Registry,
-             model,                  # a `Forecaster`, or a model folder written by `save_forecaster` / hpo-train
+             model,                  # a `Forecaster`, a `NetLoadModel`, or a model folder written by hpo-train (copied whole)
              metrics:dict|None=None, # metrics to record (default: the validation MAPE from the model's metadata)
              note:str='',            # free text kept in the manifest (where the model came from, why)
              training:dict|None=None, # subsystem -> the load series it was trained on: keeps its `reference_profile`
@@ -246,14 +276,10 @@ def register(self:Registry,
     tmp = Path(tempfile.mkdtemp(prefix='.incoming-', dir=self.root))
     try:
         files = tmp/'files'
-        if isinstance(model, Forecaster): save_forecaster(model, files)
-        else:
-            src = Path(model)
-            if not (src/'metadata.json').is_file(): raise RegistryError(f'{src}: not a model folder (expected the files hpo-train writes)')
-            shutil.copytree(src, files)
-        try: fc = load_forecaster(files)
+        _write_model(model, files)
+        try: m = load_model_folder(files)
         except DataError as e: raise RegistryError(f'the model does not load, not registering it: {e}') from None
-        return self._add_version(files, _new_manifest(fc, files, metrics, note, training))
+        return self._add_version(files, _new_manifest(m, files, metrics, note, training))
     finally: shutil.rmtree(tmp, ignore_errors=True)
 
 # %% ../../nbs/04_mlops/01_registry.ipynb #a460b153
@@ -290,12 +316,26 @@ def verify(self:Registry, version:str, # a registered version
 @patch
 def load(self:Registry, version:str, # a registered version
         ) -> Forecaster:
-    "The forecaster of `version`, after `verify`."
+    "The load forecaster of `version`, after `verify`."
     self.verify(version)
     try: fc = load_forecaster(self.path(version))
     except DataError as e: raise ArtifactError(f'{version}: {e}') from None
     fc.meta = {**fc.meta, 'registry_version': version}
     return fc
+
+# %% ../../nbs/04_mlops/01_registry.ipynb #f9714ae0
+@patch
+def load_model(self:Registry, version:str|None=None, # a registered version (default: the serving one)
+              ) -> NetLoadModel:
+    "The whole model of `version` after `verify`: the load forecaster, and the wind and solar forecasters and the net load's band when it has them."
+    version = version or self.serving
+    if version is None: raise RegistryError(f'{self.root}: no version serves (promote one, or name one)')
+    self.verify(version)
+    try: m = load_model_folder(self.path(version))
+    except DataError as e: raise ArtifactError(f'{version}: {e}') from None
+    for part in (m.load, m.renewables):
+        if part is not None: part.meta = {**part.meta, 'registry_version': version}
+    return m
 
 # %% ../../nbs/04_mlops/01_registry.ipynb #25c53ffd
 @patch
@@ -326,10 +366,12 @@ def rollback(self:Registry) -> tuple[str, Forecaster]:
 
 # %% ../../nbs/04_mlops/01_registry.ipynb #d6325908
 @patch
-def load_serving(self:Registry) -> tuple[str|None, Forecaster|None, list[str]]:
-    "`(version, forecaster, problems)`: the newest version of the serving stack that loads, and why newer ones did not."
+def load_serving(self:Registry,
+                 whole:bool=False, # the whole `NetLoadModel` (`load_model`) rather than the load forecaster (`load`)
+                ) -> tuple[str|None, Forecaster|NetLoadModel|None, list[str]]:
+    "`(version, model, problems)`: the newest version of the serving stack that loads, and why newer ones did not."
     problems = []
     for version in dict.fromkeys(reversed(self.state()['served'])):   # each version once, newest first
-        try: return version, self.load(version), problems
+        try: return version, (self.load_model(version) if whole else self.load(version)), problems
         except RegistryError as e: problems.append(str(e))
     return None, None, problems

@@ -1,0 +1,41 @@
+"""The net load (load − wind − solar) and its ramps on a year the models never saw, from the full archive.
+
+    python benchmarks/net_load.py [--data ../shared/data] [--train-start 2015-01-01] [--train-end 2021-01-01] [--end 2022-01-01]
+
+Builds the integrated table of the data folder (hpo-etl), trains the load model (LightGBM only, to keep this to minutes)
+and the wind and solar models on target hours from --train-start to --train-end (validation: the year before it, which
+also calibrates the net load's band out of sample), then scores every hour from --train-end to --end: the net load's
+MAE and P10-P90 coverage per subsystem and horizon against persistence, and the hits and false alarms on the 10 %
+largest hourly net-load ramps (model, persistence of the last ramp, the ramp of the same hour the day before).
+"""
+import argparse, json, time
+from pathlib import Path
+import pandas as pd
+from hpo.core import json_safe
+from hpo.etl import build_dataset
+from hpo.forecast import load_series
+from hpo.renewables import renewable_series
+from hpo.netload import train_all, evaluate_all, net_table
+
+ROOT = Path(__file__).resolve().parents[1]
+p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+p.add_argument('--data', default=str(ROOT.parent/'shared'/'data'))
+p.add_argument('--train-start', default='2015-01-01'); p.add_argument('--train-end', default='2021-01-01'); p.add_argument('--end', default='2022-01-01')
+p.add_argument('--json', default=None, help='write the report here')
+a = p.parse_args()
+years = list(range(int(a.train_start[:4]), int(a.end[:4]) + 1))
+t0 = time.time()
+table, _ = build_dataset(a.data, years=[y for y in years if (Path(a.data)/'ons'/'curva_carga'/f'CURVA_CARGA_{y}.csv').exists()], log=lambda *x: None)
+loads, ren = load_series(table), renewable_series(table)
+print(f'table: {len(table):,} rows in {time.time() - t0:.0f}s')
+t0 = time.time()
+m = train_all(loads, ren, a.train_end, a.train_start, epochs=0, log=None)
+print(f'trained in {time.time() - t0:.0f}s: load LightGBM {m.load.meta["train_seconds"]["total"]:.0f}s, wind and solar {m.renewables.meta["train_seconds"]:.0f}s')
+rep, preds = evaluate_all(m, loads, ren, a.train_end, a.end, horizons=(1, 6, 24))
+print(f'\nnet load, test {a.train_end} .. {a.end}: MAE (MW)'); print(net_table(rep).round(0).to_string())
+print('coverage P10-P90:'); print(net_table(rep, 'coverage_p10_p90').loc[['model']].round(3).to_string())
+print('\nramps (10 % largest hourly net-load ramps), an hour ahead: events, hits, false alarms')
+rows = [{'subsystem': s, 'forecast': f, **{k: v['1'][f][k] for k in ('events', 'hits', 'false_alarms', 'pod', 'far', 'csi')}}
+        for s, v in rep['net_load_ramps'].items() for f in ('model', 'persistence', 'previous_day')]
+print(pd.DataFrame(rows).round(3).to_string(index=False))
+if a.json: Path(a.json).write_text(json.dumps(json_safe(rep), indent=1))
