@@ -333,10 +333,11 @@ def forecast(self:RenewableForecaster, series:dict,   # `renewable_series` up to
         if not len(s) or s.index[-1] != origin or not np.isfinite(s.iloc[-1]):
             raise DataError(f'{kind} {sub}: no value at the origin {origin}', column=f'{kind}_mw', expected='an observed value at the origin hour')
         d, hs = RenewableDesign(s, kind, sub), np.array(self.horizons)
-        p10, p50, p90 = self.predict(d, hs, np.full(len(hs), len(d.y) - 1))
-        out.append(pd.DataFrame({'origin': origin, 'timestamp': origin + pd.to_timedelta(hs, 'h'), 'series': kind, 'subsystem': sub,
-                                 'horizon': hs, 'p10_mw': p10, 'p50_mw': p50, 'p90_mw': p90}))
-    return pd.concat(out, ignore_index=True)
+        out.append((kind, sub, hs, *self.predict(d, hs, np.full(len(hs), len(d.y) - 1))))
+    hs = np.concatenate([o[2] for o in out])   # one table at the end: building one per series costs more than the forecast
+    return pd.DataFrame({'origin': origin, 'timestamp': origin + pd.to_timedelta(hs, 'h'), 'series': np.repeat([o[0] for o in out], len(self.horizons)),
+                         'subsystem': np.repeat([o[1] for o in out], len(self.horizons)), 'horizon': hs,
+                         **{c: np.concatenate([o[3 + j] for o in out]) for j, c in enumerate(('p10_mw', 'p50_mw', 'p90_mw'))}})
 
 # %% ../nbs/02a_renewables.ipynb #ab1dc583
 RENEWABLE_FILES = ('renewables.json', 'boosters.joblib')
