@@ -929,9 +929,11 @@ def score(bt:pd.DataFrame, column:str='p50_mw') -> dict:
     return out
 
 # %% ../nbs/02_forecast.ipynb #0315a4e5
-def evaluate(fc:Forecaster, series:dict, start, end, horizons=None) -> dict:
+def evaluate(fc:Forecaster, series:dict, start, end, horizons=None,
+             bt:pd.DataFrame|None=None, # this model's `backtest` of these hours, when already made
+            ) -> dict:
     "The evaluation report: the served model, its components and the baselines on the same hours."
-    bt = backtest(fc, series, start, end, horizons)
+    if bt is None: bt = backtest(fc, series, start, end, horizons)
     rep = {'model': score(bt), 'baselines': {name: score(bt, name) for name in (*BASELINES, 'lightgbm')}}
     if 'lstm' in bt: rep['lstm'] = score(bt, 'lstm')
     rep['test_period'] = {'start': str(as_utc(start)), 'end': str(as_utc(end)), 'rule': 'target hours in [start, end), UTC; flagged or missing actual load not scored'}

@@ -18,7 +18,7 @@ from .etl import default_data_dir, parse_subsystems
 from .forecast import (Forecaster, train, save_forecaster, load_forecaster, load_series, load_series_from, read_load_files,
                           read_lstm_params, parse_horizons, evaluate, backtest, skill_table)
 from .renewables import (KINDS, RenewableForecaster, renewable_series, read_balance_files, train_renewables, save_renewables,
-                            load_renewables, backtest_renewables, evaluate_renewables, renewables_table, mw_metrics)
+                            load_renewables, backtest_renewables, evaluate_renewables, renewables_table, mw_metrics, conformal_quantiles)
 
 # %% auto #0
 __all__ = ['PREDICTION_COLUMNS', 'TARGETS', 'net_load_series', 'net_errors', 'net_load_bands', 'NetLoadModel', 'train_all',
@@ -59,7 +59,7 @@ def net_load_bands(fc:Forecaster, rf:RenewableForecaster, lo:float=0.1, hi:float
             if h > fc.spec.horizons: continue
             e = net_errors(fc, rf, sub, h).to_numpy(); n = len(e)
             if n < 100: raise DataError(f'only {n} validation hours of net load in {sub}', expected='at least 100 (load and balance over the same validation period)')
-            out.setdefault(sub, {})[h] = (float(np.quantile(e, np.floor(lo * (n + 1)) / n)), float(np.quantile(e, min(1.0, np.ceil(hi * (n + 1)) / n))))
+            out.setdefault(sub, {})[h] = conformal_quantiles(e, lo, hi)
     return out
 
 # %% ../nbs/02b_net_load.ipynb #150d772d
@@ -169,7 +169,7 @@ def evaluate_all(m:NetLoadModel, loads:dict|None, ren:dict|None, start, end, hor
     lb = rb = None
     if m.load is not None and loads:
         lb = backtest(m.load, loads, start, end, hs)
-        rep |= evaluate(m.load, loads, start, end, horizons)
+        rep |= evaluate(m.load, loads, start, end, horizons, bt=lb[lb.horizon.isin(horizons)])
         parts.append(lb[lb.horizon.isin(horizons)].assign(series='load'))
     if m.renewables is not None and ren:
         missing = [h for h in horizons if h not in m.renewables.horizons]

@@ -19,9 +19,10 @@ from .etl import LOCAL_TZ, SUBSYSTEMS, read_ons_balance
 __all__ = ['KINDS', 'SITES', 'NIGHT_ELEVATION', 'CAPACITY_DAYS', 'LAGS', 'BASELINES', 'LGBM_RENEWABLE', 'LEVEL_BINS',
            'MATERIAL_MW', 'RENEWABLE_FILES', 'read_balance_files', 'renewable_series', 'sun_elevation',
            'capacity_proxy', 'lag', 'nan_quantile', 'RenewableDesign', 'baseline_forecast', 'training_rows',
-           'level_band', 'band_at', 'fit_renewable', 'RenewableForecaster', 'series_key', 'split_key', 'material',
-           'train_renewables', 'save_renewables', 'load_renewables', 'backtest_renewables', 'mw_metrics',
-           'renewable_scores', 'evaluate_renewables', 'renewables_table', 'plot_week', 'plot_error_profile']
+           'conformal_quantiles', 'level_band', 'band_at', 'fit_renewable', 'RenewableForecaster', 'series_key',
+           'split_key', 'material', 'train_renewables', 'save_renewables', 'load_renewables', 'backtest_renewables',
+           'mw_metrics', 'renewable_scores', 'evaluate_renewables', 'renewables_table', 'plot_week',
+           'plot_error_profile']
 
 # %% ../nbs/02a_renewables.ipynb #0cea2b45
 KINDS = {'wind': 'wind_mw', 'solar': 'solar_mw'}   # series name -> column of the ETL's table and of `read_ons_balance`
@@ -181,6 +182,11 @@ def training_rows(d:RenewableDesign, h:int, start, end) -> np.ndarray:
     return np.flatnonzero(ok)
 
 # %% ../nbs/02a_renewables.ipynb #3e402f82
+def conformal_quantiles(error:np.ndarray, lo:float=0.1, hi:float=0.9) -> tuple:
+    "The `lo` and `hi` quantiles of `error` at the finite-sample conformal levels (⌊lo·(n+1)⌋/n and ⌈hi·(n+1)⌉/n)."
+    n = len(error)
+    return (float(np.quantile(error, max(0.0, np.floor(lo * (n + 1)) / n))), float(np.quantile(error, min(1.0, np.ceil(hi * (n + 1)) / n))))
+
 def level_band(level:np.ndarray, error:np.ndarray, bins:int=LEVEL_BINS, lo:float=0.1, hi:float=0.9) -> dict:
     "Quantiles `lo`/`hi` of the normalised `error` (actual − P50) in `bins` bins of the normalised P50 `level` (finite-sample conformal levels)."
     ok = np.isfinite(level) & np.isfinite(error)
@@ -188,8 +194,7 @@ def level_band(level:np.ndarray, error:np.ndarray, bins:int=LEVEL_BINS, lo:float
     if len(level) < 10 * bins: raise DataError(f'only {len(level)} validation hours to calibrate the band', expected=f'at least {10 * bins}')
     edges = np.quantile(level, np.arange(1, bins) / bins)
     which = np.searchsorted(edges, level)
-    def q(r):   # finite-sample conformal levels
-        n = len(r); return (float(np.quantile(r, max(0.0, np.floor(lo * (n + 1)) / n))), float(np.quantile(r, min(1.0, np.ceil(hi * (n + 1)) / n))))
+    q = lambda r: conformal_quantiles(r, lo, hi)
     pooled, out = q(error), {'edges': edges.tolist(), 'lo': [], 'hi': []}
     for b in range(bins):
         r = error[which == b]
