@@ -6,9 +6,11 @@ Builds the integrated table of the data folder (hpo-etl), trains the load model 
 and the wind and solar models on target hours from --train-start to --train-end (validation: the year before it, which
 also calibrates the net load's band out of sample), then scores every hour from --train-end to --end: the net load's
 MAE and P10-P90 coverage per subsystem and horizon against persistence, and the hits and false alarms on the 10 %
-largest hourly net-load ramps (model, persistence of the last ramp, the ramp of the same hour the day before).
+largest hourly net-load ramps (model, persistence of the last ramp, the ramp of the same hour the day before); and the
+time of one 24-hour forecast of every series (load, wind, solar, net load) from each of 48 successive hourly origins.
 """
 import argparse, json, time
+import numpy as np
 from pathlib import Path
 import pandas as pd
 from hpo.core import json_safe
@@ -39,3 +41,14 @@ rows = [{'subsystem': s, 'forecast': f, **{k: v['1'][f][k] for k in ('events', '
         for s, v in rep['net_load_ramps'].items() for f in ('model', 'persistence', 'previous_day')]
 print(pd.DataFrame(rows).round(3).to_string(index=False))
 if a.json: Path(a.json).write_text(json.dumps(json_safe(rep), indent=1))
+
+# one forecast of every series from each of 48 successive origins (the first call reads the trees and is not counted)
+end = min(min(s.dropna().index.max() for s in loads.values()), min(s.dropna().index.max() for s in ren.values()), pd.Timestamp(a.end, tz='UTC'))
+origins = [end - pd.Timedelta(hours=k) for k in range(48, -1, -1)]
+cut = lambda o: ({k: s[:o] for k, s in loads.items()}, {k: s[:o] for k, s in ren.items()})
+m.forecast(*cut(origins[0]))
+times = []
+for o in origins[1:]:
+    parts = cut(o); t1 = time.perf_counter(); f = m.forecast(*parts); times.append(time.perf_counter() - t1)
+print(f'\nforecast of every series ({", ".join(sorted(f.series.unique()))}; {len(f)} rows), 24 h, 48 successive origins to {end}: '
+      f'median {1000 * np.median(times):.0f} ms, p90 {1000 * np.quantile(times, .9):.0f} ms')

@@ -4,18 +4,20 @@
 
 # %% ../nbs/00_core.ipynb #8dab7f07
 from __future__ import annotations
-import os, shutil, sys, tempfile
+import os, re, shutil, sys, tempfile
 from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
+
+from fastcore.basics import patch
 
 import numpy as np
 import pandas as pd
 
 # %% auto #0
-__all__ = ['HPOError', 'DataError', 'umask_mode', 'atomic_path', 'replace_folder', 'atomic_folder', 'json_safe', 'as_utc',
-           'utc_text', 'parse_date', 'mape', 'ape', 'pinball', 'coverage', 'error_metrics', 'run_cli',
-           'call_parse_hyphens', 'parallel_map']
+__all__ = ['REGRESSION_OBJECTIVES', 'TREE_FIELDS', 'HPOError', 'DataError', 'umask_mode', 'atomic_path', 'replace_folder',
+           'atomic_folder', 'json_safe', 'as_utc', 'utc_text', 'parse_date', 'mape', 'ape', 'pinball', 'coverage',
+           'error_metrics', 'run_cli', 'call_parse_hyphens', 'parallel_map', 'FlatForest']
 
 # %% ../nbs/00_core.ipynb #872facde
 class HPOError(Exception):
@@ -209,3 +211,65 @@ def parallel_map(func,                # called as `func(*item)` for a tuple item
         futures = {(ex.submit(func, *it) if isinstance(it, tuple) else ex.submit(func, it)): it for it in items}
     with ex:
         for f in as_completed(futures): yield futures[f], f.result()
+
+# %% ../nbs/00_core.ipynb #872ad57b
+REGRESSION_OBJECTIVES = ('regression', 'regression_l1', 'huber', 'fair', 'quantile', 'mape')   # LightGBM objectives whose output is the raw score
+TREE_FIELDS = {'split_feature': int, 'threshold': float, 'decision_type': int, 'left_child': int, 'right_child': int, 'leaf_value': float}
+
+def _lightgbm_trees(text:str) -> dict:
+    "The trees of a LightGBM model text as arrays: `num_leaves` of each tree, and the `TREE_FIELDS` of every tree one after another."
+    head, _, body = text.partition('\nTree=')
+    obj = re.search(r'^objective=(\S+)', head, re.M)
+    if obj is None or obj.group(1) not in REGRESSION_OBJECTIVES or 'average_output' in head.split('\n'):
+        raise HPOError(f'FlatForest reads regression models without an output transform, not {obj.group(1) if obj else "this model"}')
+    found = {k: [] for k in ('num_leaves', 'num_cat', 'is_linear', *TREE_FIELDS)}   # one line per tree of each
+    for line in body.split('end of trees', 1)[0].split('\n'):
+        k, _, v = line.partition('=')
+        if k in found: found[k].append(v)
+    if any(int(x) for x in found['num_cat'] + found['is_linear']): raise HPOError('FlatForest reads numerical splits and constant leaves only')
+    out = {'num_leaves': np.array(found['num_leaves'], int)} | {k: np.fromstring(' '.join(found[k]), t, sep=' ') for k, t in TREE_FIELDS.items()}
+    if len(out['leaf_value']) != out['num_leaves'].sum() or len(out['threshold']) != (out['num_leaves'] - 1).sum():
+        raise HPOError('a LightGBM model text whose trees do not add up', expected='the text of Booster.model_to_string()')
+    return out
+
+# %% ../nbs/00_core.ipynb #aad54a57
+class FlatForest:
+    "Many LightGBM regression models as flat arrays of their trees' nodes, evaluated together (`predict`) on one input row each."
+    def __init__(self, models:list):   # LightGBM boosters, or their `model_to_string()` texts
+        trees = [_lightgbm_trees(b if isinstance(b, str) else b.model_to_string()) for b in models]
+        cat = lambda k: np.concatenate([t[k] for t in trees]) if trees else np.zeros(0, TREE_FIELDS.get(k, int))
+        leaves = cat('num_leaves'); splits = leaves - 1
+        self.tree_model = np.repeat(np.arange(len(models)), [len(t['num_leaves']) for t in trees])
+        first_split, first_leaf = np.cumsum(splits) - splits, np.cumsum(leaves) - leaves   # of each tree, in the flat arrays
+        self.root = np.where(splits > 0, first_split, ~first_leaf)
+        fs, fl = np.repeat(first_split, splits), np.repeat(first_leaf, splits)
+        to = lambda c: np.where(c >= 0, c + fs, ~(~c + fl))   # a child: a split's number (≥ 0) or ~ a leaf's number
+        self.left, self.right = to(cat('left_child')), to(cat('right_child'))
+        self.feature, self.threshold, self.leaf_value, dt = cat('split_feature'), cat('threshold'), cat('leaf_value'), cat('decision_type')
+        self.default_left, self.missing = dt & 2 > 0, dt >> 2 & 3   # missing values: 0 none, 1 zero, 2 NaN
+        # where a NaN goes: as a zero compared with the threshold (no missing values in training), else the split's default side
+        self.nan_left = np.where(self.missing == 0, 0.0 <= self.threshold, self.default_left)
+        self.n_models = len(models)
+    def __repr__(self): return f'FlatForest({self.n_models} models, {len(self.root)} trees, {len(self.feature)} splits)'
+
+# %% ../nbs/00_core.ipynb #7d85c6bd
+@patch
+def predict(self:FlatForest, X) -> np.ndarray:
+    """The output of each model `m` on its own input row `X[m]` (NaN: missing): every tree walked from its root, one depth
+    level per step, left where x ≤ threshold (a missing value where its rule says), and the leaves summed in tree order."""
+    X = np.asarray(X, float)
+    if X.ndim != 2 or len(X) != self.n_models:
+        raise HPOError(f'FlatForest.predict takes one input row per model: {self.n_models} rows, not an array of shape {X.shape}')
+    X = np.where(np.abs(X) <= 1e-35, 0.0, X)   # as LightGBM reads a dense row
+    wide = int(self.feature.max()) + 1 if len(self.feature) else 0
+    if X.shape[1] < wide: X = np.pad(X, ((0, 0), (0, wide - X.shape[1])), constant_values=np.nan)   # inputs a row lacks: missing
+    node, model = self.root.copy(), self.tree_model
+    walk = np.flatnonzero(node >= 0)
+    while len(walk):
+        at = node[walk]; x = X[model[walk], self.feature[at]]
+        left = x <= self.threshold[at]
+        nan = np.isnan(x); left[nan] = self.nan_left[at[nan]]
+        zero = (x == 0) & (self.missing[at] == 1); left[zero] = self.default_left[at[zero]]
+        node[walk] = np.where(left, self.left[at], self.right[at])
+        walk = walk[node[walk] >= 0]
+    return np.bincount(model, weights=self.leaf_value[~node], minlength=self.n_models)

@@ -28,9 +28,10 @@ __all__ = ['HM3_PER_M3S_HOUR', 'DECK', 'DECK_SUBSYSTEMS', 'INFLOWS', 'PLANT_COLU
            'deck_system', 'check_plants', 'cumulative_productivity', 'recent_cmo', 'cmo_water_values',
            'resolve_water_value', 'reserve_requirements', 'system_nodes', 'water_values', 'LinearProgram',
            'add_hydro_variables', 'add_water_balance', 'add_minimum_outflow', 'add_ramp_limits',
-           'add_subsystem_variables', 'add_interchange', 'add_load_balance', 'add_hydro_reserve', 'build_lp',
-           'Solution', 'WarmStarts', 'solve_highs', 'to_pulp', 'solve_cbc', 'DispatchResult', 'dispatch',
-           'water_balance_residual', 'bound_violations', 'ramp_alerts', 'write_result', 'hpo_dispatch', 'plot_dispatch']
+           'add_subsystem_variables', 'add_interchange', 'add_load_balance', 'add_hydro_reserve', 'add_thermal_units',
+           'group_bounds', 'add_interchange_groups', 'add_hydro_groups', 'add_future_cost', 'build_lp', 'Solution',
+           'WarmStarts', 'solve_highs', 'to_pulp', 'solve_cbc', 'DispatchResult', 'dispatch', 'water_balance_residual',
+           'bound_violations', 'ramp_alerts', 'write_result', 'hpo_dispatch', 'plot_dispatch']
 
 # %% ../nbs/03_dispatch.ipynb #171ac420
 def _quiet_highs():
@@ -423,6 +424,12 @@ class System:
     links: pd.DataFrame               # `from`, `to`, `max_forward_mw`, `max_backward_mw` (nodes: subsystems or fictitious)
     deficit_cost_rs_mwh: float = 6524.05
     water_value_rs_mwh: float|dict = WATER_VALUE_RS_MWH  # R$/MWh: one value, or one per subsystem (`cmo_water_values`)
+    thermal_units: pd.DataFrame|None = None       # optional, one row per thermal unit: `subsystem`, `min_mw`, `max_mw`, `cost_rs_mwh` (`add_thermal_units`)
+    interchange_groups: pd.DataFrame|None = None  # optional, one row per term: `group`, `from`, `to`, `coefficient` (`add_interchange_groups`)
+    hydro_groups: pd.DataFrame|None = None        # optional, one row per term: `group`, `code` (a plant), `coefficient` (`add_hydro_groups`)
+    group_limits: pd.DataFrame|None = None        # limits of both kinds of group: `group`, `hour` (0 = the first of the horizon), `min_mw`, `max_mw`
+    future_cost: pd.DataFrame|None = None         # optional Benders cuts: `rhs_rs` and one column per plant code, R$ per hm³ left (`add_future_cost`)
+
 
 # %% ../nbs/03_dispatch.ipynb #86335225
 def deck_system(data_dir=None, # data folder (default: the bundled data/)
@@ -739,6 +746,90 @@ def add_hydro_reserve(lp:LinearProgram, system:System, inputs:Inputs):
     rowd = lp.rows('reserve_down', (S, T), rdn_req, np.inf)
     lp.add(rowu[sub], q, rho); lp.add(rowu, ru, -1.0); lp.add(rowd[sub], q, rho); lp.add(rowd, rd)
 
+# %% ../nbs/03_dispatch.ipynb #91550623
+def add_thermal_units(lp:LinearProgram, system:System, inputs:Inputs):
+    """Thermal units k one by one, when `system.thermal_units` is given: u_min[k] ≤ u[k,t] ≤ u_max[k] at the unit's
+    cost c[k] (R$/MWh), and the subsystem's thermal θ[n,t] − Σ_{k in n} u[k,t] = 0."""
+    U = system.thermal_units
+    if U is None: return
+    U = U.reset_index(drop=True); T = inputs.hours
+    u = lp.variables('thermal_unit', (len(U), T), U['min_mw'].to_numpy(float)[:, None], U['max_mw'].to_numpy(float)[:, None],
+                     U['cost_rs_mwh'].to_numpy(float)[:, None])
+    rows = lp.rows('thermal_units', (len(SUBSYSTEMS), T), 0.0, 0.0)
+    sub = np.array([SUBSYSTEMS.index(x) for x in U['subsystem']], int)
+    lp.add(rows, lp.blocks['thermal']); lp.add(rows[sub], u, -1.0)
+
+
+# %% ../nbs/03_dispatch.ipynb #98ec4389
+def group_bounds(system:System, group, hours:int)->tuple[np.ndarray, np.ndarray]:
+    "Lower and upper limit (MW) of `group` in each hour, from `system.group_limits` (−∞ and ∞ where it has none)."
+    lo, hi, lim = np.full(hours, -np.inf), np.full(hours, np.inf), system.group_limits
+    rows = lim[lim['group'] == group] if lim is not None else None
+    if rows is not None and len(rows):
+        h = rows['hour'].to_numpy(int); ok = h < hours
+        lo[h[ok]], hi[h[ok]] = rows['min_mw'].to_numpy(float)[ok], rows['max_mw'].to_numpy(float)[ok]
+    return np.where(np.isnan(lo), -np.inf, lo), np.where(np.isnan(hi), np.inf, hi)
+
+
+# %% ../nbs/03_dispatch.ipynb #7af2885f
+def add_interchange_groups(lp:LinearProgram, system:System, inputs:Inputs):
+    """Interchange group limits, when `system.interchange_groups` is given, for each group g and hour t:
+    G_min[g,t] ≤ Σ_{terms (from, to, a) of g} a·f[l,t] ≤ G_max[g,t], where f[l,t] is the flow of the link from → to
+    (a link given the other way round enters with −a; a term and its mirror b → a with −a count once); a term naming no link
+    is a `DataError`."""
+    G = system.interchange_groups
+    if G is None or not len(G): return
+    T, L = inputs.hours, system.links.reset_index(drop=True); f = lp.blocks['interchange']
+    link = {(a, b): (i, 1.0) for i, (a, b) in enumerate(zip(L['from'], L['to']))}
+    link |= {(b, a): (i, -1.0) for (a, b), (i, _) in list(link.items()) if (b, a) not in link}
+    for g, terms in G.groupby('group', sort=True):
+        r = lp.rows(f'group {g}', (T,), *group_bounds(system, g, T))
+        on = {}   # link -> coefficient on its flow; a term and its mirror (b → a, opposite coefficient) are one net flow
+        for a, b, coef in zip(terms['from'], terms['to'], terms['coefficient'].astype(float)):
+            if (a, b) not in link: raise DataError(f'interchange group {g}: no link between {a} and {b}', 'interchange_groups',
+                                                   column='from', expected='links of the system')
+            i, sign = link[(a, b)]; on.setdefault(i, sign * coef)
+        for i, coef in on.items(): lp.add(r, f[i], coef)
+
+
+# %% ../nbs/03_dispatch.ipynb #ed4ff38f
+def add_hydro_groups(lp:LinearProgram, system:System, inputs:Inputs):
+    """Generation group limits, when `system.hydro_groups` is given, for each group g and hour t:
+    G_min[g,t] ≤ Σ_{terms (i, a) of g} a·ρ[i]·q[i,t] + z[g,t] ≤ G_max[g,t] (e.g. one plant's minimum and maximum generation,
+    or a limit on a set of plants), a shortfall z[g,t] ≥ 0 below G_min at SLACK_PENALTY; a term naming no plant of the
+    system is a `DataError`."""
+    G = system.hydro_groups
+    if G is None or not len(G): return
+    P = system.plants.reset_index(drop=True); T = inputs.hours; q = lp.blocks['turbined']
+    pos = {c: i for i, c in enumerate(P['code'].tolist())}; rho = P['productivity_mw_per_m3s'].to_numpy(float)
+    for g, terms in G.groupby('group', sort=True):
+        missing = [c for c in terms['code'] if c not in pos]
+        if missing: raise DataError(f'generation group {g}: plant {missing[0]} is not in the system', 'hydro_groups', column='code',
+                                    expected='plant codes of the system')
+        lo, hi = group_bounds(system, g, T); r = lp.rows(f'hydro group {g}', (T,), lo, hi)
+        for c, a in zip(terms['code'], terms['coefficient'].astype(float)): lp.add(r, q[pos[c]], a * rho[pos[c]])
+        if np.isfinite(lo).any():   # a minimum the water cannot sustain shows as a shortfall, rather than an infeasible LP
+            lp.add(r, lp.variables(f'hydro group {g} shortfall', (T,), 0, np.where(np.isfinite(lo), np.inf, 0), SLACK_PENALTY))
+
+
+# %% ../nbs/03_dispatch.ipynb #ca7d2525
+def add_future_cost(lp:LinearProgram, system:System, inputs:Inputs):
+    """Future cost α (R$) of the water left at the end of the horizon, when `system.future_cost` (Benders cuts) is given:
+    α ≥ β[k] + Σ_i π[k,i]·v[i,T−1] for every cut k (β: `rhs_rs`; π: R$ per hm³ of plant i, a column per plant code;
+    plants without a column: 0), α in the objective."""
+    C = system.future_cost
+    if C is None or not len(C): return
+    codes = [c for c in C.columns if c != 'rhs_rs']
+    pos = {c: i for i, c in enumerate(system.plants['code'].tolist())}
+    missing = [c for c in codes if c not in pos]
+    if missing: raise DataError(f'future-cost cut on plant {missing[0]}, which is not in the system', 'future_cost',
+                                column=str(missing[0]), expected='plant codes of the system')
+    alpha = lp.variables('future_cost', (1,), -np.inf, np.inf, 1.0)
+    rows = lp.rows('future_cost_cuts', (len(C),), C['rhs_rs'].to_numpy(float), np.inf)
+    v_end = lp.blocks['volume'][[pos[c] for c in codes], -1]
+    lp.add(rows, alpha[0]); lp.add(rows[:, None], v_end[None, :], -C[codes].to_numpy(float))
+
+
 # %% ../nbs/03_dispatch.ipynb #ff45bfae
 def build_lp(system:System, inputs:Inputs)->LinearProgram:
     "The dispatch LP: the families of variables and constraints, in the order of the LP's columns and rows."
@@ -752,6 +843,10 @@ def build_lp(system:System, inputs:Inputs)->LinearProgram:
     add_interchange(lp, system, inputs)
     add_load_balance(lp, system, inputs)
     add_hydro_reserve(lp, system, inputs)
+    add_thermal_units(lp, system, inputs)        # the optional families add nothing when the system has no data for them
+    add_interchange_groups(lp, system, inputs)
+    add_hydro_groups(lp, system, inputs)
+    add_future_cost(lp, system, inputs)
     return lp
 
 # %% ../nbs/03_dispatch.ipynb #456bc34d
@@ -768,6 +863,7 @@ class Solution:
 # %% ../nbs/03_dispatch.ipynb #cd258541
 class WarmStarts:
     "Solved HiGHS instances kept per constraint matrix, to re-solve LPs of the same shape from their last optimal basis."
+    dual_edge_weight_strategy = 1  # HiGHS's pricing on a warm start: 1, Devex (new costs and bounds on the same matrix); -1, HiGHS's choice
     def __init__(self, size:int=8): # instances kept (least recently used dropped first)
         self.size, self._free, self._lock = size, OrderedDict(), threading.Lock()
     @staticmethod
@@ -821,7 +917,7 @@ def solve_highs(lp:LinearProgram,
     h = warm.checkout(key) if warm is not None else None
     started_warm = h is not None
     if started_warm:   # from the last basis; Devex pricing saves recomputing steepest-edge weights for the new numbers
-        _renumber(h, lp); h.setOptionValue('simplex_dual_edge_weight_strategy', 1)
+        _renumber(h, lp); h.setOptionValue('simplex_dual_edge_weight_strategy', warm.dual_edge_weight_strategy)
     else: h = _highs_model(lp)
     h.setOptionValue('time_limit', float(time_limit) if time_limit else np.inf)
     if gap is not None: h.setOptionValue('mip_rel_gap', float(gap))
@@ -899,7 +995,8 @@ def _solution_arrays(system:System, inputs:Inputs, lp:LinearProgram, sol:Solutio
     hydro = np.zeros((S, T)); np.add.at(hydro, sub, g)
     return dict(q=q, s=val('spilled'), v=val('volume'), g=g, sub=sub, hydro=hydro, theta=val('thermal'), d=val('deficit'),
                 c=val('curtailment'), u=val('outflow_shortfall'), ru=val('reserve_up_shortfall'), rd=val('reserve_down_shortfall'),
-                mc=sol.duals[lp.row_blocks['balance'][:S]])
+                mc=sol.duals[lp.row_blocks['balance'][:S]],
+                unit_cost_rs=float((val('thermal_unit') * system.thermal_units['cost_rs_mwh'].to_numpy(float)[:, None]).sum()) if 'thermal_unit' in lp.blocks else 0.0)
 
 # %% ../nbs/03_dispatch.ipynb #f026b8c0
 def _plant_table(P:pd.DataFrame, ts:pd.DatetimeIndex, x:dict)->pd.DataFrame:
@@ -951,8 +1048,9 @@ def _summary_kpis(system:System, x:dict, deficit_mwh:float, reserve_short:float)
     P = system.plants.reset_index(drop=True); S = len(SUBSYSTEMS)
     v0 = P['volume_initial_hm3'].to_numpy(float)
     cost = system.thermal.loc[list(SUBSYSTEMS), 'thermal_cost_rs_mwh'].to_numpy()[:, None]
+    unit_cost = x.get('unit_cost_rs', 0.0)   # units one by one (`add_thermal_units`): their own costs
     gmax = np.bincount(x['sub'], weights=P['generation_max_mw'].to_numpy(float), minlength=S)[:, None]
-    return dict(deficit_mwh=deficit_mwh, spill_hm3=float(x['s'].sum() * HM3_PER_M3S_HOUR), thermal_cost_rs=float((x['theta'] * cost).sum()),
+    return dict(deficit_mwh=deficit_mwh, spill_hm3=float(x['s'].sum() * HM3_PER_M3S_HOUR), thermal_cost_rs=float((x['theta'] * cost).sum()) + unit_cost,
                 water_used_hm3=float((v0 - x['v'][:, -1]).sum()), hydro_mwh=float(x['g'].sum()), curtailment_mwh=float(x['c'].sum()),
                 reserve_short_mwh=reserve_short, reserve_margin_mw=float((gmax - x['hydro']).min()))
 

@@ -16,12 +16,14 @@ from .core import HPOError, DataError, atomic_path, call_parse_hyphens
 # %% auto #0
 __all__ = ['SUBSYSTEMS', 'SUBSYSTEM_NAMES', 'LOCAL_TZ', 'SCHEMA', 'ONS_LOAD_COLUMNS', 'ONS_BALANCE_COLUMNS', 'BALANCE_VALUES',
            'MMGD_START', 'CCEE_SUBMARKETS', 'INMET_COLUMNS', 'INMET_STANDARD_ORDER', 'INMET_LIMITS',
-           'RESERVOIR_VARIABLES', 'REMOTE', 'TYPICAL_LOAD_MW', 'SOURCE_FILES', 'WEATHER_STATIONS', 'WEATHER_COLUMNS',
-           'FetchError', 'parse_subsystems', 'read_text', 'parse_table', 'to_numbers', 'to_datetimes', 'local_to_utc',
-           'read_rows', 'subsystems', 'finish_frame', 'read_ons_load', 'default_data_dir', 'read_ons_balance',
-           'flag_outliers', 'check_balance', 'balance_time_offset', 'mmgd_included', 'read_ons_cmo', 'to_hourly',
-           'read_ccee_price', 'plain', 'read_inmet_station', 'read_inmet_conventional', 'suspect_duplicates',
-           'read_ons_reservoir', 'regularize', 'SourceWarning', 'download', 'fetch', 'serve_folder', 'synthetic_load',
+           'RESERVOIR_VARIABLES', 'ONS_STORED_ENERGY_COLUMNS', 'NATURAL_INFLOW_FIRST_YEAR', 'NEWAVE_SUBSYSTEMS',
+           'REMOTE', 'TYPICAL_LOAD_MW', 'SOURCE_FILES', 'WEATHER_STATIONS', 'WEATHER_COLUMNS', 'FetchError',
+           'parse_subsystems', 'read_text', 'parse_table', 'to_numbers', 'to_datetimes', 'local_to_utc', 'read_rows',
+           'subsystems', 'finish_frame', 'read_ons_load', 'default_data_dir', 'read_ons_balance', 'flag_outliers',
+           'check_balance', 'balance_time_offset', 'mmgd_included', 'read_ons_cmo', 'to_hourly', 'read_ccee_price',
+           'plain', 'read_inmet_station', 'read_inmet_conventional', 'suspect_duplicates', 'read_ons_reservoir',
+           'read_ons_stored_energy', 'read_natural_inflows', 'newave_file', 'newave_plants', 'read_newave_thermal',
+           'read_newave_groups', 'regularize', 'SourceWarning', 'download', 'fetch', 'serve_folder', 'synthetic_load',
            'calendar_features', 'QualityReport', 'available_years', 'locate_source', 'build_dataset', 'write_table',
            'hpo_etl']
 
@@ -495,6 +497,103 @@ def read_ons_reservoir(path) -> pd.DataFrame:
     df = pd.concat(parts, ignore_index=True).dropna(subset=['value'])
     df.attrs['quality'] = dict(file=str(path), rows_read=len(rows), nonexistent_local=0, duplicates=0)
     return df
+
+# %% ../nbs/01_etl.ipynb #15b7e780
+ONS_STORED_ENERGY_COLUMNS = {'ear_data': 'date', 'ear_max_subsistema': 'stored_energy_max_mwmonth',
+                             'ear_verif_subsistema_mwmes': 'stored_energy_mwmonth', 'ear_verif_subsistema_percentual': 'stored_energy_pct'}
+
+# %% ../nbs/01_etl.ipynb #b2c61426
+def read_ons_stored_energy(path) -> pd.DataFrame:
+    "ONS daily stored energy per subsystem: `date` (local day), `subsystem` and the `ONS_STORED_ENERGY_COLUMNS` values."
+    rows = read_rows(path, ';', ['id_subsistema', *ONS_STORED_ENERGY_COLUMNS])
+    df = pd.DataFrame({'date': to_datetimes(rows, 'ear_data', path, formats=('%Y-%m-%d', '%Y-%m-%d %H:%M:%S')).dt.normalize(),
+                       'subsystem': subsystems(rows, 'id_subsistema', path)}
+                      | {new: to_numbers(rows, old, path) for old, new in ONS_STORED_ENERGY_COLUMNS.items() if new != 'date'})
+    bad = ~df['stored_energy_pct'].between(0, 100)
+    if bad.any():
+        i = bad.idxmax()
+        raise DataError(f'stored energy of {df["stored_energy_pct"][i]} %', path, line=int(rows['_line'][i]),
+                        column='ear_verif_subsistema_percentual', expected='a percentage between 0 and 100')
+    return df.drop_duplicates(['subsystem', 'date']).sort_values(['date', 'subsystem']).reset_index(drop=True)
+
+# %% ../nbs/01_etl.ipynb #ad81b2b6
+NATURAL_INFLOW_FIRST_YEAR = 1931   # NEWAVE's inflow history starts in January 1931
+
+def read_natural_inflows(path,          # a NEWAVE `VAZOES.DAT`
+                         postos:int=320, # gauges per month in the file (320 for NEWAVE decks until 2025)
+                        ) -> pd.DataFrame: # index (`year`, `month`), one column per posto (m³/s)
+    "Monthly natural inflow of every gauge from a NEWAVE `VAZOES.DAT`, read with `inewave`."
+    from inewave.newave import Vazoes
+    path = Path(path)
+    if not path.is_file(): raise DataError('file not found', path, expected='a NEWAVE VAZOES.DAT')
+    size, record = path.stat().st_size, 4 * postos
+    if size == 0 or size % (12 * record):
+        raise DataError(f'{size} bytes is not a whole number of years of {postos} gauges', path,
+                        expected=f'a binary NEWAVE VAZOES.DAT: {12 * record} bytes per year')
+    v = Vazoes.read(str(path), postos=postos).vazoes
+    n = len(v)
+    v.index = pd.MultiIndex.from_arrays([NATURAL_INFLOW_FIRST_YEAR + np.arange(n) // 12, np.arange(n) % 12 + 1], names=['year', 'month'])
+    v.columns = v.columns.astype(int).rename('posto')
+    if (v < 0).any().any():
+        (y, m), p = v.stack()[v.stack() < 0].index[0][:2], v.stack()[v.stack() < 0].index[0][2]
+        raise DataError(f'negative inflow for posto {p} in {y}-{m:02d}', path, expected='inflows ≥ 0 m³/s')
+    return v.astype(float)
+
+# %% ../nbs/01_etl.ipynb #2577f8b3
+NEWAVE_SUBSYSTEMS = {1: 'SE', 2: 'S', 3: 'NE', 4: 'N'}   # NEWAVE's subsystem numbers
+
+def newave_file(deck, name:str) -> Path:
+    "The file `name` of a NEWAVE deck folder, whatever the case of its name (decks write `TERM.DAT` or `term.dat`)."
+    deck = Path(deck)
+    for n in (name.upper(), name.lower(), name):
+        if (deck/n).is_file(): return deck/n
+    raise DataError('file not found', deck/name.upper(), expected=f'the NEWAVE deck file {name.upper()}')
+
+# %% ../nbs/01_etl.ipynb #2c23812b
+def newave_plants(reader, path, what:str) -> pd.DataFrame:
+    "The plant table (`usinas`) of a NEWAVE file read with the `inewave` class `reader`; unreadable records are a `DataError`."
+    try: t = reader.read(str(path)).usinas
+    except Exception as e: raise DataError(f'not a readable NEWAVE {what} ({type(e).__name__}: {e})', path, expected=f'a NEWAVE {what}') from None
+    if t is None or not len(t): raise DataError('no plant records', path, expected=f'a NEWAVE {what}')
+    bad = t.isna().any(axis=1).to_numpy()
+    if bad.any():
+        raise DataError(f'unreadable plant record {int(bad.argmax()) + 1} ({str(t.iloc[int(bad.argmax())].tolist())[:60]})', path,
+                        expected=f'the fixed-width records of a NEWAVE {what}')
+    return t
+
+# %% ../nbs/01_etl.ipynb #018aeb0a
+def read_newave_thermal(deck) -> pd.DataFrame: # one row per existing plant and month (13: the years after the first)
+    "The thermal plants of a NEWAVE deck: `code`, `plant`, `subsystem`, `month`, `available_mw`, `min_mw`, `cost_rs_mwh`."
+    from inewave.newave import Term, Conft, Clast
+    term = newave_plants(Term, newave_file(deck, 'TERM.DAT'), 'TERM.DAT')
+    conf = newave_plants(Conft, newave_file(deck, 'CONFT.DAT'), 'CONFT.DAT')
+    cost = newave_plants(Clast, newave_file(deck, 'CLAST.DAT'), 'CLAST.DAT')
+    conf = conf[conf['usina_existente'].str.strip().isin(['EX', 'EE'])]
+    cvu = cost[cost['indice_ano_estudo'] == cost['indice_ano_estudo'].min()].groupby('codigo_usina')['valor'].first()
+    t = term.merge(conf[['codigo_usina', 'submercado']], on='codigo_usina')
+    avail = (t['potencia_instalada'] * t['fator_capacidade_maximo'] / 100 * (1 - t['teif'] / 100)
+             * (1 - t['indisponibilidade_programada'] / 100))
+    return pd.DataFrame({'code': t['codigo_usina'].astype(int), 'plant': t['nome_usina'].str.strip(),
+                         'subsystem': t['submercado'].astype(int).map(NEWAVE_SUBSYSTEMS), 'month': t['mes'].astype(int),
+                         'available_mw': avail, 'min_mw': np.minimum(t['geracao_minima'], avail),
+                         'cost_rs_mwh': t['codigo_usina'].map(cvu).astype(float)}).reset_index(drop=True)
+
+# %% ../nbs/01_etl.ipynb #a9f1c0de
+def read_newave_groups(deck)->tuple[pd.DataFrame, pd.DataFrame]: # (terms: `group`, `from`, `to`, `coefficient`; limits: `group`, `start`, `end`, `level`, `max_mw`)
+    "The interchange groups of a NEWAVE deck's `AGRINT.DAT`: their terms (NEWAVE node numbers) and their limits (`end` NaT: open)."
+    from inewave.newave import Agrint
+    path = newave_file(deck, 'AGRINT.DAT')
+    try: a = Agrint.read(str(path)); terms, lim = a.agrupamentos, a.limites_agrupamentos
+    except Exception as e: raise DataError(f'not a readable NEWAVE AGRINT.DAT ({type(e).__name__}: {e})', path, expected='a NEWAVE AGRINT.DAT') from None
+    if terms is None or lim is None or not len(terms): raise DataError('no interchange group', path, expected='the groups and limits blocks of AGRINT.DAT')
+    for what, t in (('group term', terms), ('group limit', lim.drop(columns=['data_fim', 'comentario'], errors='ignore'))):
+        bad = t.isna().any(axis=1).to_numpy()
+        if bad.any(): raise DataError(f'unreadable {what} {int(bad.argmax()) + 1}', path, expected='the fixed-width records of AGRINT.DAT')
+    terms = pd.DataFrame({'group': terms['agrupamento'].astype(int), 'from': terms['submercado_de'].astype(int),
+                          'to': terms['submercado_para'].astype(int), 'coefficient': terms['coeficiente'].astype(float)})
+    lim = pd.DataFrame({'group': lim['agrupamento'].astype(int), 'start': pd.to_datetime(lim['data_inicio']),
+                        'end': pd.to_datetime(lim['data_fim']), 'level': lim['patamar'].astype(int), 'max_mw': lim['valor'].astype(float)})
+    return terms, lim
 
 # %% ../nbs/01_etl.ipynb #b6f67f04
 def regularize(s:pd.Series,             # one series indexed by UTC timestamps

@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_forecast.ipynb #8a5c002e
 from __future__ import annotations
-import hashlib, json, os, platform, sys, time, warnings
+import functools, hashlib, json, os, platform, sys, time, warnings
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
 
@@ -16,19 +16,19 @@ import numpy as np
 import pandas as pd
 
 from fastcore.basics import patch
-from .core import (mape, atomic_folder, parse_date, HPOError, DataError, atomic_path, call_parse_hyphens, as_utc, error_metrics,
-                      parallel_map)
+from .core import (mape, atomic_folder, parse_date, HPOError, DataError, FlatForest, atomic_path, call_parse_hyphens, as_utc,
+                      error_metrics, parallel_map)
 from .etl import SUBSYSTEMS, parse_subsystems, calendar_features, read_ons_load, regularize, default_data_dir
 
 # %% auto #0
 __all__ = ['BASELINES', 'LGBM_PARAMS', 'HALF_LIFE', 'BAND_METHODS', 'ONLINE_GAMMA', 'BAG_FROM', 'MODEL_FILES', 'REFERENCE_MAPE',
-           'SEARCH_SPACE', 'load_series', 'read_load_files', 'FeatureSpec', 'Design', 'design_of', 'naive_forecast',
-           'split_masks', 'recency_weight', 'lightgbm_pair', 'fit_lightgbm', 'refit_lightgbm', 'lightgbm_forecast',
-           'lstm_inputs', 'build_lstm', 'lstm_data', 'fit_lstm', 'lstm_weights', 'LSTMNumpy', 'blend_weight',
-           'conformal_band', 'band_check', 'online_band', 'BoosterBag', 'fingerprint', 'Forecaster', 'versions',
-           'lightgbm_bag', 'train', 'save_forecaster', 'load_forecaster', 'backtest', 'score', 'evaluate',
-           'skill_table', 'rolling_origin', 'tune_lstm', 'parse_horizons', 'read_lstm_params', 'load_series_from',
-           'hpo_tune']
+           'SEARCH_SPACE', 'load_series', 'read_load_files', 'FeatureSpec', 'calendar_from', 'Design', 'design_of',
+           'naive_forecast', 'split_masks', 'recency_weight', 'lightgbm_pair', 'fit_lightgbm', 'refit_lightgbm',
+           'lightgbm_members', 'lightgbm_forecast', 'lstm_inputs', 'build_lstm', 'lstm_data', 'fit_lstm',
+           'lstm_weights', 'LSTMNumpy', 'blend_weight', 'conformal_band', 'band_check', 'online_band', 'BoosterBag',
+           'fingerprint', 'Forecaster', 'versions', 'lightgbm_bag', 'train', 'save_forecaster', 'load_forecaster',
+           'backtest', 'score', 'evaluate', 'skill_table', 'rolling_origin', 'tune_lstm', 'parse_horizons',
+           'read_lstm_params', 'load_series_from', 'hpo_tune']
 
 # %% ../nbs/02_forecast.ipynb #b473842b
 def _load_frame(data, path=None) -> pd.DataFrame:
@@ -106,6 +106,12 @@ def _shift(a:np.ndarray, k:int) -> np.ndarray:
     else: out[:k] = a[-k:]
     return out
 
+# %% ../nbs/02_forecast.ipynb #feff70fe
+def _take(a:np.ndarray, i) -> np.ndarray:
+    "`a[i]` where `0 ≤ i < len(a)`, NaN elsewhere (`_shift` at chosen positions: `_take(a, t - k)` is `_shift(a, k)[t]`)."
+    i = np.asarray(i)
+    return np.where((i >= 0) & (i < len(a)), a[np.clip(i, 0, len(a) - 1)], np.nan)
+
 # %% ../nbs/02_forecast.ipynb #1e3e3f48
 def _calendar(index:pd.DatetimeIndex) -> pd.DataFrame:
     "Local calendar of each UTC hour, as numbers."
@@ -116,10 +122,24 @@ def _calendar(index:pd.DatetimeIndex) -> pd.DataFrame:
                          'optional_holiday': cal.is_optional_holiday.to_numpy(float),
                          'off_day': (cal.is_holiday | cal.is_weekend).to_numpy(float)}, index=index)
 
+# %% ../nbs/02_forecast.ipynb #fa852d9b
+@functools.lru_cache(maxsize=16)
+def calendar_from(start:pd.Timestamp, hours:int) -> pd.DataFrame:
+    "`_calendar` of `hours` hours from `start` (UTC), kept for the next design that asks: the subsystems of one forecast share it. Read only."
+    return _calendar(pd.date_range(start, periods=hours, freq='h'))
+
 # %% ../nbs/02_forecast.ipynb #c628a7f2
 def _rolling_mean(a:np.ndarray, n:int) -> np.ndarray:
     "Mean of the last `n` hours at every hour (NaN with fewer than `n // 2 + 1` known)."
+    if n == 1: return np.array(a, float)   # the hour itself (what pandas gives, without its cost)
     return pd.Series(a).rolling(n, min_periods=n // 2 + 1).mean().to_numpy()
+
+# %% ../nbs/02_forecast.ipynb #9011a307
+def _on_index(x:pd.Series, index:pd.DatetimeIndex) -> np.ndarray:
+    "The values of `x` at the hours of `index` (NaN where it has none): a slice when `x` holds those hours in a row, else a reindex."
+    i = int(x.index.searchsorted(index[0])) if len(index) else 0
+    if x.index[i:i + len(index)].equals(index): return x.to_numpy(float)[i:i + len(index)].copy()
+    return x.reindex(index).to_numpy(float)
 
 # %% ../nbs/02_forecast.ipynb #8ff12b65
 class Design:
@@ -131,14 +151,13 @@ class Design:
         if s.index.freq is None or s.index.freq != pd.Timedelta('1h'): s = s.asfreq('h')
         self.s, self.spec, self.index = s, spec, s.index
         self.y = s.to_numpy(float)
-        self.others = {o: x.reindex(self.index).to_numpy(float) for o, x in (others or {}).items() if x is not None}
+        self.others = {o: _on_index(x, self.index) for o, x in (others or {}).items() if x is not None}
         self.level = _rolling_mean(self.y, spec.level_hours)
         self.trend = self.level / _rolling_mean(self.y, spec.trend_hours) - 1
         # recent volatility: mean |day-on-day change| over the last `vol_hours` hours (scales the quantile band)
         dd = pd.Series(np.abs(self.y / _shift(self.y, 24) - 1))
         self.volatility = dd.rolling(spec.vol_hours, min_periods=spec.vol_hours // 2).mean().to_numpy()
-        ext = pd.date_range(self.index[0], periods=len(self.index) + spec.horizons, freq='h')
-        self.cal = _calendar(ext)   # calendar of every origin and of the hours after the last one
+        self.cal = calendar_from(self.index[0], len(self.index) + spec.horizons)   # of every origin and of the hours after the last one
 
     def rel(self, k:int) -> np.ndarray:
         "Load at `t-k`, relative to the level at `t`."
@@ -153,32 +172,35 @@ class Design:
 
 # %% ../nbs/02_forecast.ipynb #cc3d2f77
 @patch
-def columns(self:Design, h:int,
+def columns(self:Design, h,                  # the horizon: one, or one per origin of `rows`
             context:bool|list=False, # add the context inputs: all of them (True), or these names (missing ones are NaN)
+            rows=None,               # the origins (positions in the series; default: every origin)
            ) -> dict:
-    "Inputs of the horizon-`h` model for every origin, by name."
+    "Inputs of the horizon-`h` model at every origin (or at the origins `rows`, each with its horizon), by name."
     sp, n = self.spec, len(self.y)
     if getattr(self, '_recent', None) is None:   # the same for every horizon: computed once
         self._recent = {f'recent_{k}': self.rel(k) for k in range(sp.recent)}
         self._cal = {c: self.cal[c].to_numpy() for c in ('hour', 'weekday', 'month', 'doy', 'holiday', 'optional_holiday')}
-    cols = dict(self._recent)
-    cols |= {f'lag_{k}': self.rel(k - h) for k in sp.lags}
-    cols |= {f'delta_{k}': _shift(self.y, k - h) / _shift(self.y, k) - 1 for k in sp.lags}
-    cols['trend'] = self.trend
-    cols |= {c: a[h:h + n] for c, a in self._cal.items()}
+    t = np.arange(n) if rows is None else np.asarray(rows)
+    h = np.broadcast_to(np.asarray(h), t.shape)
+    y = lambda k: _take(self.y, t - k)   # the load k hours before each origin
+    cols = {c: a[t] for c, a in self._recent.items()}
+    cols |= {f'lag_{k}': y(k - h) / self.level[t] - 1 for k in sp.lags}
+    cols |= {f'delta_{k}': y(k - h) / y(k) - 1 for k in sp.lags}
+    cols['trend'] = self.trend[t]
+    cols |= {c: a[t + h] for c, a in self._cal.items()}   # the calendar of the target hour (it runs `horizons` hours past the last origin)
     hol = self._cal['holiday']
-    cols['holiday_lag_24'] = hol[h - 24 + np.arange(n)] if h >= 24 else _shift(hol[:n], 24 - h)
-    cols['holiday_lag_168'] = _shift(hol[:n], 168 - h)
+    cols['holiday_lag_24'], cols['holiday_lag_168'] = _take(hol, t + h - 24), _take(hol, t + h - 168)
     if context is not False:
         ctx = self.context()
-        cols |= {c: ctx.get(c, np.full(n, np.nan)) for c in (ctx if context is True else context)}
+        cols |= {c: ctx[c][t] if c in ctx else np.full(len(t), np.nan) for c in (ctx if context is True else context)}
     return cols
 
 # %% ../nbs/02_forecast.ipynb #ce65092d
 @patch(as_prop=True)
 def n_inputs(self:Design) -> int:
     "Number of inputs of every horizon's model without the context."
-    if getattr(self, '_n_inputs', None) is None: self._n_inputs = len(self.columns(1))
+    if getattr(self, '_n_inputs', None) is None: self._n_inputs = len(self.columns(1, rows=[len(self.y) - 1]))
     return self._n_inputs
 
 # %% ../nbs/02_forecast.ipynb #8b9cb24e
@@ -188,10 +210,9 @@ def tabular(self:Design, h:int, context:bool|list=False) -> pd.DataFrame:
     return pd.DataFrame(self.columns(h, context), index=self.index)
 
 @patch
-def matrix(self:Design, h:int, rows=None, context:bool|list=False) -> np.ndarray:
-    "Inputs of the horizon-`h` model for the origins `rows` (default: all), as an array (the fast path)."
-    cols = self.columns(h, context).values()
-    return np.column_stack([np.asarray(c, float) if rows is None else np.asarray(c, float)[rows] for c in cols])
+def matrix(self:Design, h, rows=None, context:bool|list=False) -> np.ndarray:
+    "Inputs of the horizon-`h` model (one, or one per origin) at the origins `rows` (default: all), as an array (the fast path)."
+    return np.column_stack([np.asarray(c, float) for c in self.columns(h, context, rows).values()])
 
 # %% ../nbs/02_forecast.ipynb #38cb44b4
 @patch
@@ -308,15 +329,22 @@ def refit_lightgbm(booster, d:Design, h:int, train_start, train_end, seed:int=0,
     return lgb.train(p, lgb.Dataset(X[tr].to_numpy(), y[tr], weight=w[tr], feature_name=list(X.columns)))
 
 # %% ../nbs/02_forecast.ipynb #2bedd5da
-def lightgbm_forecast(booster,   # a LightGBM booster, or a `BoosterBag`
-                      d:Design, h:int, rows=None) -> np.ndarray:
-    "MW forecasts of the horizon-`h` model for every origin (or the origins `rows`); a bag averages the models it can run."
+def lightgbm_members(booster,   # a LightGBM booster, or a `BoosterBag`
+                     d:Design) -> tuple:   # ([(member, number of inputs it reads)], the context inputs of the widest)
+    "Which models of a horizon can run on `d` (a bag's member that reads other subsystems needs one of them), and the inputs they read."
     members = getattr(booster, 'boosters', [booster])
     ctx = [_context_of(b, d) for b in members]
     run = [i for i, c in enumerate(ctx) if _can_run(c, d)] or list(range(len(members)))
     widest = max((ctx[i] for i in run), key=len)   # the models' inputs are prefixes of the widest one's
-    X, n = d.matrix(h, rows, widest or False), d.n_inputs
-    z = np.mean([members[i].predict(X[:, :n + len(ctx[i])], num_threads=1) for i in run], axis=0)
+    return [(i, d.n_inputs + len(ctx[i])) for i in run], widest
+
+# %% ../nbs/02_forecast.ipynb #9cbf9b04
+def lightgbm_forecast(booster,   # a LightGBM booster, or a `BoosterBag`
+                      d:Design, h:int, rows=None) -> np.ndarray:
+    "MW forecasts of the horizon-`h` model for every origin (or the origins `rows`); a bag averages the models it can run."
+    run, widest = lightgbm_members(booster, d)
+    X, members = d.matrix(h, rows, widest or False), getattr(booster, 'boosters', [booster])
+    z = np.mean([members[i].predict(X[:, :width], num_threads=1) for i, width in run], axis=0)
     lvl = d.level if rows is None else d.level[rows]
     return (z + 1) * lvl
 
@@ -333,10 +361,7 @@ def lstm_inputs(d:Design,      # the series' design
     rows = np.arange(n) if rows is None else np.asarray(rows)
     cal = d.cal
     off, hour = cal['off_day'].to_numpy(), cal['hour'].to_numpy()
-    def at(a, ks):   # a[t-k] for the chosen origins t and each k of ks: (n, len(ks)), NaN outside
-        idx = rows[:, None] - np.asarray(ks)[None, :]
-        ok = (idx >= 0) & (idx < len(a))
-        return np.where(ok, a[np.clip(idx, 0, len(a) - 1)], np.nan)
+    at = lambda a, ks: _take(a, rows[:, None] - np.asarray(ks)[None, :])   # a[t-k] for the chosen origins t and each k of ks: (n, len(ks))
     lvl = d.level[rows][:, None]
     steps = np.arange(sp.seq_hours - 1, -1, -1)
     hs, hc = _cyc(hour, 24)
@@ -540,7 +565,8 @@ def fingerprint(series:dict, start, end) -> str:
     "SHA-256 of the load values (and their timestamps) a model was trained on."
     h = hashlib.sha256()
     for sub in sorted(series):
-        s = series[sub][(series[sub].index >= as_utc(start)) & (series[sub].index < as_utc(end))]
+        s = series[sub] if series[sub].index.is_monotonic_increasing else series[sub].sort_index()
+        s = s.iloc[s.index.searchsorted(as_utc(start)):s.index.searchsorted(as_utc(end))]   # the hours in [start, end)
         h.update(sub.encode()); h.update(s.index.asi8.tobytes()); h.update(np.nan_to_num(s.to_numpy(float), nan=-1).tobytes())
     return h.hexdigest()
 
@@ -570,12 +596,40 @@ def lstm_forecast(self:Forecaster, d:Design, sub:str, rows) -> np.ndarray:
     rel = z * self.scalers['target'].scale_ + self.scalers['target'].mean_
     return (rel + 1) * d.level[rows][:, None]
 
+# %% ../nbs/02_forecast.ipynb #0acafa67
+@patch
+def flat(self:Forecaster, sub:str) -> tuple:
+    "The LightGBM models of `sub` (every horizon, every member of a bag) as one `FlatForest`, and where each horizon's members start in it."
+    cache = self.__dict__.setdefault('_flat', {})
+    if sub not in cache:
+        members = [getattr(b, 'boosters', [b]) for b in self.boosters[sub]]
+        cache[sub] = FlatForest([m for ms in members for m in ms]), np.cumsum([0] + [len(ms) for ms in members])[:-1]
+    return cache[sub]
+
+# %% ../nbs/02_forecast.ipynb #a93ba4b0
+@patch
+def lightgbm_row(self:Forecaster, d:Design, sub:str, row:int) -> np.ndarray:
+    "MW forecasts `(1, H)` of the LightGBM models at the origin `row` of `d`: `lightgbm_forecast` of every horizon in one walk of their trees."
+    (forest, first), H = self.flat(sub), self.spec.horizons
+    key = (sub, tuple(sorted(d.others)), d.n_inputs)   # which members run depends on the other subsystems given only
+    runs = self.__dict__.setdefault('_runs', {}).get(key)
+    if runs is None: runs = self._runs[key] = [lightgbm_members(self.boosters[sub][h - 1], d) for h in range(1, H + 1)]
+    X = np.full((forest.n_models, max(w for run, _ in runs for _, w in run)), np.nan)
+    for ctx in {tuple(c) for _, c in runs}:   # the horizons whose models read the same inputs: one matrix, a row per horizon
+        hs = np.array([h for h in range(1, H + 1) if tuple(runs[h - 1][1]) == ctx])
+        x = d.matrix(hs, np.full(len(hs), row), list(ctx) or False)
+        for j, h in enumerate(hs):
+            for i, width in runs[h - 1][0]: X[first[h - 1] + i, :width] = x[j, :width]
+    z = forest.predict(X)
+    return (np.array([[np.mean([z[f + i] for i, _ in run]) for (run, _), f in zip(runs, first)]]) + 1) * d.level[row]
+
 # %% ../nbs/02_forecast.ipynb #d63e91cd
 @patch
 def components(self:Forecaster, d:Design, sub:str, rows) -> dict:
     "MW forecasts `(len(rows), H)` of each model (`lightgbm`, `lstm`) for the origins `rows` of `d`."
     rows, H = np.asarray(rows), self.spec.horizons
-    out = {'lightgbm': np.column_stack([lightgbm_forecast(self.boosters[sub][h - 1], d, h, rows) for h in range(1, H + 1)])}
+    if len(rows) == 1: out = {'lightgbm': self.lightgbm_row(d, sub, rows[0])}   # one origin (a forecast): every horizon at once
+    else: out = {'lightgbm': np.column_stack([lightgbm_forecast(self.boosters[sub][h - 1], d, h, rows) for h in range(1, H + 1)])}
     if self.lstm is not None: out['lstm'] = self.lstm_forecast(d, sub, rows)
     return out
 

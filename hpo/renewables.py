@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from fastcore.basics import patch
 
-from .core import DataError, as_utc, atomic_folder, error_metrics, json_safe, parallel_map
+from .core import DataError, FlatForest, as_utc, atomic_folder, error_metrics, json_safe, parallel_map
 from .etl import LOCAL_TZ, SUBSYSTEMS, read_ons_balance
 
 # %% auto #0
@@ -57,8 +57,10 @@ NIGHT_ELEVATION = -3.0   # degrees: below this the sun gives no solar output
 # %% ../nbs/02a_renewables.ipynb #c186eaa0
 def sun_elevation(times:pd.DatetimeIndex, lat:float, lon:float) -> np.ndarray:
     "Elevation of the sun (degrees) at UTC `times` seen from (`lat`, `lon`): declination and hour angle, within a degree."
-    t = pd.DatetimeIndex(times).tz_convert('UTC')
-    day = t.day_of_year.to_numpy(); hour = t.hour.to_numpy() + t.minute.to_numpy() / 60
+    ns = pd.DatetimeIndex(times).tz_convert('UTC').as_unit('ns').asi8   # nanoseconds since 1970 (UTC): the calendar in integer arithmetic
+    date = (ns // 86_400_000_000_000).astype('datetime64[D]')
+    day = (date - date.astype('datetime64[Y]').astype('datetime64[D]')).astype(int) + 1
+    hour = (ns // 3_600_000_000_000) % 24 + (ns // 60_000_000_000) % 60 / 60
     decl = np.deg2rad(23.44) * np.sin(2 * np.pi * (284 + day) / 365)
     angle = np.deg2rad(15 * (hour + lon / 15 - 12))
     la = np.deg2rad(lat)
@@ -135,12 +137,13 @@ def input_arrays(self:RenewableDesign, h, rows=None) -> dict:
     rows = np.arange(len(self.level)) if rows is None else np.asarray(rows)
     h = np.broadcast_to(np.asarray(h), rows.shape)
     f = {k: v[rows] for k, v in self.recent.items()}
-    same = np.stack([self.at(rows, 24 * d - h) for d in range(1, 15)])      # the target's hour on each of the last 14 days
+    days = 24 * np.arange(1, 15)[:, None]
+    same = self.at(rows[None], days - h[None])      # the target's hour on each of the last 14 days (day × origin)
     with np.errstate(all='ignore'), warnings.catch_warnings():
         warnings.simplefilter('ignore', RuntimeWarning)
         f |= {'same_hour_1d': same[0], 'same_hour_7d': np.nanmean(same[:7], 0), 'same_hour_14d_mean': np.nanmean(same, 0),
               'same_hour_14d_max': np.nanmax(same, 0), 'same_hour_14d_q75': nan_quantile(same, 0.75)}
-        now = np.nanmax(np.stack([self.at(rows, 24 * d) for d in range(1, 15)]), 0)   # the origin's hour: its best of 14 days
+        now = np.nanmax(self.at(rows[None], days + 0 * h[None]), 0)   # the origin's hour: its best of 14 days
         f |= {'origin_hour_14d_max': now, 'clear_now': np.where(now > 0.02, self.level[rows] / now, np.nan)}   # how clear (windy) the origin hour is
     tt = self.index[rows] + pd.to_timedelta(h, 'h')
     local = tt.tz_convert(LOCAL_TZ)
@@ -254,15 +257,17 @@ def split_key(key:str) -> tuple: return tuple(key.split('/'))
 def predict(self:RenewableForecaster, d:RenewableDesign,
             h,        # the horizon, or one per row
             rows,     # origins (positions in `d`)
+            level=None,   # the models' normalised P50 at these rows, if already computed (`forecast` asks `flat` for every series at once)
            ) -> tuple:
     "(P10, P50, P90) in MW at the origins `rows` of `d`."
     key = series_key(d.kind, d.sub)
     rows = np.asarray(rows); h = np.broadcast_to(np.asarray(h), rows.shape)
-    X = np.column_stack(list(d.input_arrays(h, rows).values()))
-    level, lo, hi, night = np.empty(len(rows)), np.empty(len(rows)), np.empty(len(rows)), np.zeros((len(rows), 3))
+    X = np.column_stack(list(d.input_arrays(h, rows).values())) if level is None else None
+    level = np.empty(len(rows)) if level is None else np.array(level, float)
+    lo, hi, night = np.empty(len(rows)), np.empty(len(rows)), np.zeros((len(rows), 3))
     for hh in np.unique(h):
         m = h == hh
-        level[m] = self.boosters[key][hh].predict(X[m], num_threads=1)
+        if X is not None: level[m] = self.boosters[key][hh].predict(X[m], num_threads=1)
         lo[m], hi[m] = band_at(self.bands[key][hh], level[m])
         night[m] = self.bands[key][hh].get('night', [0.0, 0.0, 0.0])
     cap = d.cap[rows]
@@ -271,6 +276,13 @@ def predict(self:RenewableForecaster, d:RenewableDesign,
         day = sun_elevation(d.index[rows] + pd.to_timedelta(h, 'h'), *SITES[d.sub]) > NIGHT_ELEVATION
         p10, p50, p90 = (np.where(day, np.maximum(p, 0), night[:, j] * cap) for j, p in enumerate((p10, p50, p90)))
     return np.minimum(p10, p50), p50, np.maximum(p90, p50)
+
+# %% ../nbs/02a_renewables.ipynb #332f7437
+@patch(as_prop=True)
+def flat(self:RenewableForecaster) -> FlatForest:
+    "Every model as one `FlatForest`, in the order of `keys` × `horizons` (built once, at the first forecast)."
+    if getattr(self, '_flat', None) is None: self._flat = FlatForest([self.boosters[k][h] for k in self.keys for h in self.horizons])
+    return self._flat
 
 # %% ../nbs/02a_renewables.ipynb #849ee944
 def _fit_job(s:pd.Series, key:str, h:int, train_start, train_end, val_days:int, seed:int) -> tuple:
@@ -329,7 +341,7 @@ def forecast(self:RenewableForecaster, series:dict,   # `renewable_series` up to
         ends = [series[split_key(k)].dropna().index.max() for k in self.keys if split_key(k) in series]
         if not ends or any(e is pd.NaT for e in ends): raise DataError('no wind or solar history', expected='the series of the model')
         origin = min(ends)
-    origin, out = as_utc(origin), []
+    origin, designs, hs = as_utc(origin), [], np.array(self.horizons)
     for key in self.keys:
         kind, sub = split_key(key)
         if (kind, sub) not in series: raise DataError(f'no history of {kind} in {sub}', column=f'{kind}_mw')
@@ -337,8 +349,11 @@ def forecast(self:RenewableForecaster, series:dict,   # `renewable_series` up to
         s = s.iloc[s.index.searchsorted(origin - pd.Timedelta(hours=keep + 24 * CAPACITY_DAYS), 'right'):s.index.searchsorted(origin, 'right')]
         if not len(s) or s.index[-1] != origin or not np.isfinite(s.iloc[-1]):
             raise DataError(f'{kind} {sub}: no value at the origin {origin}', column=f'{kind}_mw', expected='an observed value at the origin hour')
-        d, hs = RenewableDesign(s, kind, sub), np.array(self.horizons)
-        out.append((kind, sub, hs, *self.predict(d, hs, np.full(len(hs), len(d.y) - 1))))
+        designs.append(RenewableDesign(s, kind, sub))
+    # one walk through every model's trees (`flat`): a call of LightGBM per series and horizon would cost more than the trees
+    X = np.vstack([np.column_stack(list(d.input_arrays(hs, np.full(len(hs), len(d.y) - 1)).values())) for d in designs])
+    level = self.flat.predict(X).reshape(len(designs), len(hs))
+    out = [(d.kind, d.sub, hs, *self.predict(d, hs, np.full(len(hs), len(d.y) - 1), level[i])) for i, d in enumerate(designs)]
     hs = np.concatenate([o[2] for o in out])   # one table at the end: building one per series costs more than the forecast
     return pd.DataFrame({'origin': origin, 'timestamp': origin + pd.to_timedelta(hs, 'h'), 'series': np.repeat([o[0] for o in out], len(self.horizons)),
                          'subsystem': np.repeat([o[1] for o in out], len(self.horizons)), 'horizon': hs,
