@@ -125,7 +125,7 @@ def _calendar(index:pd.DatetimeIndex) -> pd.DataFrame:
 # %% ../nbs/02_forecast.ipynb #fa852d9b
 @functools.lru_cache(maxsize=16)
 def calendar_from(start:pd.Timestamp, hours:int) -> pd.DataFrame:
-    "`_calendar` of `hours` hours from `start` (UTC), kept for the next design that asks: the subsystems of one forecast share it. Read only."
+    "The local calendar of `hours` hours from `start` (UTC), kept for the next design that asks: the subsystems of one forecast share it. Read only."
     return _calendar(pd.date_range(start, periods=hours, freq='h'))
 
 # %% ../nbs/02_forecast.ipynb #c628a7f2
