@@ -17,7 +17,7 @@ import pandas as pd
 # %% auto #0
 __all__ = ['REGRESSION_OBJECTIVES', 'TREE_FIELDS', 'HPOError', 'DataError', 'umask_mode', 'atomic_path', 'replace_folder',
            'atomic_folder', 'json_safe', 'as_utc', 'utc_text', 'parse_date', 'mape', 'ape', 'pinball', 'coverage',
-           'error_metrics', 'run_cli', 'call_parse_hyphens', 'parallel_map', 'FlatForest']
+           'error_metrics', 'conformal_quantiles', 'run_cli', 'call_parse_hyphens', 'parallel_map', 'FlatForest']
 
 # %% ../nbs/00_core.ipynb #872facde
 class HPOError(Exception):
@@ -147,6 +147,12 @@ def error_metrics(actual, forecast, low=None, high=None) -> dict:
         m['coverage_p10_p90'] = coverage(a, lo, hi)
         m['pinball_mw'] = (pinball(a, lo, 0.1) + pinball(a, f, 0.5) + pinball(a, hi, 0.9)) / 3
     return m
+
+# %% ../nbs/00_core.ipynb #cq0ex001
+def conformal_quantiles(error:np.ndarray, lo:float=0.1, hi:float=0.9) -> tuple:
+    "The `lo` and `hi` quantiles of `error` at the finite-sample conformal levels (⌊lo·(n+1)⌋/n and ⌈hi·(n+1)⌉/n)."
+    n = len(error)
+    return (float(np.quantile(error, max(0.0, np.floor(lo * (n + 1)) / n))), float(np.quantile(error, min(1.0, np.ceil(hi * (n + 1)) / n))))
 
 # %% ../nbs/00_core.ipynb #4fd14546
 def run_cli(main, *args, prog:str='hpo', **kwargs):

@@ -14,13 +14,13 @@ from idessem.dessem import Entdados, Dadvaz, Deflant, Hidr, Operuh, Operut, PdoS
 import idessem.dessem.modelos.entdados as entdados_records
 from .core import HPOError, DataError, atomic_path, call_parse_hyphens, json_safe
 from .etl import SUBSYSTEMS
-from .dispatch import System, Inputs, DispatchResult, LinearProgram, WarmStarts, dispatch, reroute_downstream, hpo_dispatch
+from .dispatch import System, Inputs, DispatchResult, LinearProgram, WarmStarts, dispatch, highs_lp, reroute_downstream, hpo_dispatch
 
 # %% auto #0
 __all__ = ['CASE', 'CASE_SUBSYSTEMS', 'LOCAL_UTC_OFFSET_H', 'AC_CHANGES', 'MAINTENANCE_GROUP', 'HOURLY_COLUMNS', 'case_file',
            'read_with', 'read_case_periods', 'half_hours', 'hourly', 'read_case_results', 'read_case_load',
            'read_case_reserve', 'case_inputs', 'registry_with_changes', 'read_case_plants', 'tailrace_level',
-           'with_heads_at', 'highs_lp', 'HeadWarmStarts', 'dispatch_case', 'read_case_thermal', 'thermal_by_subsystem',
+           'with_heads_at', 'HeadWarmStarts', 'dispatch_case', 'read_case_thermal', 'thermal_by_subsystem',
            'read_case_operating_points', 'with_operating_points', 'read_case_links', 'read_case_groups',
            'read_case_maintenance', 'maintenance_groups', 'read_case_cuts', 'dessem_system', 'dessem_hourly',
            'compare_with_dessem', 'plot_dessem', 'run_dessem_case', 'hpo_dessem', 'hpo_dispatch_main']
@@ -277,18 +277,6 @@ def with_heads_at(system:System,          # a case's system (`dessem_system`)
     rho = np.where(P['turbined_max_m3s'] > 0, np.clip(H['produtibilidade_especifica'].to_numpy(float) * head, 0, None), 0.0)
     P = P.assign(productivity_mw_per_m3s=rho, generation_max_mw=np.minimum(P['capacity_mw'], rho * P['turbined_max_m3s']), head_m=head)
     return dataclasses.replace(system, plants=P)
-
-# %% ../nbs/03a_dessem.ipynb #a6056b19
-def highs_lp(lp):
-    "`lp` as a `highspy.HighsLp` (column-wise matrix)."
-    import highspy
-    a = lp.arrays(); m = highspy.HighsLp()
-    m.num_col_, m.num_row_ = lp.n_cols, lp.n_rows
-    m.col_cost_, m.col_lower_, m.col_upper_ = a['cost'], a['col_lo'], a['col_hi']
-    m.row_lower_, m.row_upper_, m.offset_ = a['row_lo'], a['row_hi'], a['offset']
-    m.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    m.a_matrix_.start_, m.a_matrix_.index_, m.a_matrix_.value_ = a['start'], a['index'], a['value']
-    return m
 
 # %% ../nbs/03a_dessem.ipynb #79089858
 class HeadWarmStarts(WarmStarts):

@@ -30,8 +30,8 @@ __all__ = ['HM3_PER_M3S_HOUR', 'DECK', 'DECK_SUBSYSTEMS', 'INFLOWS', 'PLANT_COLU
            'add_hydro_variables', 'add_water_balance', 'add_minimum_outflow', 'add_ramp_limits',
            'add_subsystem_variables', 'add_interchange', 'add_load_balance', 'add_hydro_reserve', 'add_thermal_units',
            'group_bounds', 'add_interchange_groups', 'add_hydro_groups', 'add_future_cost', 'build_lp', 'Solution',
-           'WarmStarts', 'solve_highs', 'to_pulp', 'solve_cbc', 'DispatchResult', 'dispatch', 'water_balance_residual',
-           'bound_violations', 'ramp_alerts', 'write_result', 'hpo_dispatch', 'plot_dispatch']
+           'WarmStarts', 'highs_lp', 'solve_highs', 'to_pulp', 'solve_cbc', 'DispatchResult', 'dispatch',
+           'water_balance_residual', 'bound_violations', 'ramp_alerts', 'write_result', 'hpo_dispatch', 'plot_dispatch']
 
 # %% ../nbs/03_dispatch.ipynb #171ac420
 def _quiet_highs():
@@ -885,17 +885,20 @@ class WarmStarts:
 WARM_STARTS = WarmStarts()
 
 # %% ../nbs/03_dispatch.ipynb #3c002414
-def _highs_model(lp:LinearProgram):
-    "A HiGHS instance holding `lp` (column-wise matrix handed over in one call)."
+def highs_lp(lp:LinearProgram):
+    "`lp` as a `highspy.HighsLp` (column-wise matrix), to hand to a HiGHS instance in one call."
     import highspy
-    a = lp.arrays(); h = _quiet_highs()
-    m = highspy.HighsLp()
+    a = lp.arrays(); m = highspy.HighsLp()
     m.num_col_, m.num_row_ = lp.n_cols, lp.n_rows
     m.col_cost_, m.col_lower_, m.col_upper_ = a['cost'], a['col_lo'], a['col_hi']
     m.row_lower_, m.row_upper_, m.offset_ = a['row_lo'], a['row_hi'], a['offset']
     m.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     m.a_matrix_.start_, m.a_matrix_.index_, m.a_matrix_.value_ = a['start'], a['index'], a['value']
-    h.passModel(m)
+    return m
+
+def _highs_model(lp:LinearProgram):
+    "A HiGHS instance holding `lp`."
+    h = _quiet_highs(); h.passModel(highs_lp(lp))
     return h
 
 # %% ../nbs/03_dispatch.ipynb #b2b2593a

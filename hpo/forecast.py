@@ -17,7 +17,7 @@ import pandas as pd
 
 from fastcore.basics import patch
 from .core import (mape, atomic_folder, parse_date, HPOError, DataError, FlatForest, atomic_path, call_parse_hyphens, as_utc,
-                      error_metrics, parallel_map)
+                      conformal_quantiles, error_metrics, parallel_map)
 from .etl import SUBSYSTEMS, parse_subsystems, calendar_features, read_ons_load, regularize, default_data_dir
 
 # %% auto #0
@@ -489,10 +489,8 @@ def conformal_band(actual:np.ndarray, p50:np.ndarray, lo:float=0.1, hi:float=0.9
     scale = np.ones(len(actual)) if scale is None else np.asarray(scale, float)
     ok = np.isfinite(actual) & np.isfinite(p50) & np.isfinite(scale) & (scale > 0)
     r = (actual[ok] / p50[ok] - 1) / scale[ok]
-    n = len(r)
-    if n < 10: raise DataError(f'only {n} validation hours to calibrate the quantiles', expected='at least 10')
-    # finite-sample conformal levels
-    return (float(np.quantile(r, max(0.0, np.floor(lo * (n + 1)) / n))), float(np.quantile(r, min(1.0, np.ceil(hi * (n + 1)) / n))))
+    if len(r) < 10: raise DataError(f'only {len(r)} validation hours to calibrate the quantiles', expected='at least 10')
+    return conformal_quantiles(r, lo, hi)
 
 # %% ../nbs/02_forecast.ipynb #979a04dd
 BAND_METHODS = ('fixed', 'adaptive')

@@ -13,12 +13,12 @@ import pandas as pd
 from fastcore.basics import patch
 from fastcore.script import Param
 
-from .core import DataError, as_utc, atomic_path, call_parse_hyphens, json_safe, parse_date
+from .core import DataError, as_utc, conformal_quantiles, atomic_path, call_parse_hyphens, json_safe, parse_date
 from .etl import default_data_dir, parse_subsystems
 from .forecast import (Forecaster, train, save_forecaster, load_forecaster, load_series, load_series_from, read_load_files,
                           read_lstm_params, parse_horizons, evaluate, backtest, skill_table)
 from .renewables import (KINDS, RenewableForecaster, renewable_series, read_balance_files, train_renewables, save_renewables,
-                            load_renewables, backtest_renewables, evaluate_renewables, renewables_table, mw_metrics, conformal_quantiles)
+                            load_renewables, backtest_renewables, evaluate_renewables, renewables_table, mw_metrics)
 
 # %% auto #0
 __all__ = ['PREDICTION_COLUMNS', 'TARGETS', 'net_load_series', 'net_errors', 'net_load_bands', 'NetLoadModel', 'train_all',

@@ -12,17 +12,16 @@ import numpy as np
 import pandas as pd
 from fastcore.basics import patch
 
-from .core import DataError, FlatForest, as_utc, atomic_folder, error_metrics, json_safe, parallel_map
+from .core import DataError, FlatForest, as_utc, conformal_quantiles, atomic_folder, error_metrics, json_safe, parallel_map
 from .etl import LOCAL_TZ, SUBSYSTEMS, read_ons_balance
 
 # %% auto #0
 __all__ = ['KINDS', 'SITES', 'NIGHT_ELEVATION', 'CAPACITY_DAYS', 'LAGS', 'BASELINES', 'LGBM_RENEWABLE', 'LEVEL_BINS',
            'MATERIAL_MW', 'RENEWABLE_FILES', 'read_balance_files', 'renewable_series', 'sun_elevation',
            'capacity_proxy', 'lag', 'nan_quantile', 'RenewableDesign', 'baseline_forecast', 'training_rows',
-           'conformal_quantiles', 'level_band', 'band_at', 'fit_renewable', 'RenewableForecaster', 'series_key',
-           'split_key', 'material', 'train_renewables', 'save_renewables', 'load_renewables', 'backtest_renewables',
-           'mw_metrics', 'renewable_scores', 'evaluate_renewables', 'renewables_table', 'plot_week',
-           'plot_error_profile']
+           'level_band', 'band_at', 'fit_renewable', 'RenewableForecaster', 'series_key', 'split_key', 'material',
+           'train_renewables', 'save_renewables', 'load_renewables', 'backtest_renewables', 'mw_metrics',
+           'renewable_scores', 'evaluate_renewables', 'renewables_table', 'plot_week', 'plot_error_profile']
 
 # %% ../nbs/02a_renewables.ipynb #0cea2b45
 KINDS = {'wind': 'wind_mw', 'solar': 'solar_mw'}   # series name -> column of the ETL's table and of `read_ons_balance`
@@ -185,11 +184,6 @@ def training_rows(d:RenewableDesign, h:int, start, end) -> np.ndarray:
     return np.flatnonzero(ok)
 
 # %% ../nbs/02a_renewables.ipynb #3e402f82
-def conformal_quantiles(error:np.ndarray, lo:float=0.1, hi:float=0.9) -> tuple:
-    "The `lo` and `hi` quantiles of `error` at the finite-sample conformal levels (⌊lo·(n+1)⌋/n and ⌈hi·(n+1)⌉/n)."
-    n = len(error)
-    return (float(np.quantile(error, max(0.0, np.floor(lo * (n + 1)) / n))), float(np.quantile(error, min(1.0, np.ceil(hi * (n + 1)) / n))))
-
 def level_band(level:np.ndarray, error:np.ndarray, bins:int=LEVEL_BINS, lo:float=0.1, hi:float=0.9) -> dict:
     "Quantiles `lo`/`hi` of the normalised `error` (actual − P50) in `bins` bins of the normalised P50 `level` (finite-sample conformal levels)."
     ok = np.isfinite(level) & np.isfinite(error)
