@@ -17,7 +17,8 @@ import pandas as pd
 # %% auto #0
 __all__ = ['REGRESSION_OBJECTIVES', 'TREE_FIELDS', 'HPOError', 'DataError', 'umask_mode', 'atomic_path', 'replace_folder',
            'atomic_folder', 'json_safe', 'as_utc', 'utc_text', 'parse_date', 'mape', 'ape', 'pinball', 'coverage',
-           'error_metrics', 'conformal_quantiles', 'run_cli', 'call_parse_hyphens', 'parallel_map', 'FlatForest']
+           'error_metrics', 'conformal_quantiles', 'value_at', 'run_cli', 'call_parse_hyphens', 'parallel_map',
+           'FlatForest']
 
 # %% ../nbs/00_core.ipynb #872facde
 class HPOError(Exception):
@@ -153,6 +154,12 @@ def conformal_quantiles(error:np.ndarray, lo:float=0.1, hi:float=0.9) -> tuple:
     "The `lo` and `hi` quantiles of `error` at the finite-sample conformal levels (⌊lo·(n+1)⌋/n and ⌈hi·(n+1)⌉/n)."
     n = len(error)
     return (float(np.quantile(error, max(0.0, np.floor(lo * (n + 1)) / n))), float(np.quantile(error, min(1.0, np.ceil(hi * (n + 1)) / n))))
+
+# %% ../nbs/00_core.ipynb #va0ex001
+def value_at(a:np.ndarray, i) -> np.ndarray:
+    "`a[i]` where `0 ≤ i < len(a)`, NaN elsewhere (`i` of any shape): `value_at(y, t - k)` is the value `k` steps before each `t`."
+    i = np.asarray(i)
+    return np.where((i >= 0) & (i < len(a)), a[np.clip(i, 0, len(a) - 1)], np.nan)
 
 # %% ../nbs/00_core.ipynb #4fd14546
 def run_cli(main, *args, prog:str='hpo', **kwargs):

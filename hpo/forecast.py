@@ -17,7 +17,7 @@ import pandas as pd
 
 from fastcore.basics import patch
 from .core import (mape, atomic_folder, parse_date, HPOError, DataError, FlatForest, atomic_path, call_parse_hyphens, as_utc,
-                      conformal_quantiles, error_metrics, parallel_map)
+                      conformal_quantiles, error_metrics, parallel_map, value_at)
 from .etl import SUBSYSTEMS, parse_subsystems, calendar_features, read_ons_load, regularize, default_data_dir
 
 # %% auto #0
@@ -106,12 +106,6 @@ def _shift(a:np.ndarray, k:int) -> np.ndarray:
     else: out[:k] = a[-k:]
     return out
 
-# %% ../nbs/02_forecast.ipynb #feff70fe
-def _take(a:np.ndarray, i) -> np.ndarray:
-    "`a[i]` where `0 ≤ i < len(a)`, NaN elsewhere (`_shift` at chosen positions: `_take(a, t - k)` is `_shift(a, k)[t]`)."
-    i = np.asarray(i)
-    return np.where((i >= 0) & (i < len(a)), a[np.clip(i, 0, len(a) - 1)], np.nan)
-
 # %% ../nbs/02_forecast.ipynb #1e3e3f48
 def _calendar(index:pd.DatetimeIndex) -> pd.DataFrame:
     "Local calendar of each UTC hour, as numbers."
@@ -183,14 +177,14 @@ def columns(self:Design, h,                  # the horizon: one, or one per orig
         self._cal = {c: self.cal[c].to_numpy() for c in ('hour', 'weekday', 'month', 'doy', 'holiday', 'optional_holiday')}
     t = np.arange(n) if rows is None else np.asarray(rows)
     h = np.broadcast_to(np.asarray(h), t.shape)
-    y = lambda k: _take(self.y, t - k)   # the load k hours before each origin
+    y = lambda k: value_at(self.y, t - k)   # the load k hours before each origin
     cols = {c: a[t] for c, a in self._recent.items()}
     cols |= {f'lag_{k}': y(k - h) / self.level[t] - 1 for k in sp.lags}
     cols |= {f'delta_{k}': y(k - h) / y(k) - 1 for k in sp.lags}
     cols['trend'] = self.trend[t]
     cols |= {c: a[t + h] for c, a in self._cal.items()}   # the calendar of the target hour (it runs `horizons` hours past the last origin)
     hol = self._cal['holiday']
-    cols['holiday_lag_24'], cols['holiday_lag_168'] = _take(hol, t + h - 24), _take(hol, t + h - 168)
+    cols['holiday_lag_24'], cols['holiday_lag_168'] = value_at(hol, t + h - 24), value_at(hol, t + h - 168)
     if context is not False:
         ctx = self.context()
         cols |= {c: ctx[c][t] if c in ctx else np.full(len(t), np.nan) for c in (ctx if context is True else context)}
@@ -361,7 +355,7 @@ def lstm_inputs(d:Design,      # the series' design
     rows = np.arange(n) if rows is None else np.asarray(rows)
     cal = d.cal
     off, hour = cal['off_day'].to_numpy(), cal['hour'].to_numpy()
-    at = lambda a, ks: _take(a, rows[:, None] - np.asarray(ks)[None, :])   # a[t-k] for the chosen origins t and each k of ks: (n, len(ks))
+    at = lambda a, ks: value_at(a, rows[:, None] - np.asarray(ks)[None, :])   # a[t-k] for the chosen origins t and each k of ks: (n, len(ks))
     lvl = d.level[rows][:, None]
     steps = np.arange(sp.seq_hours - 1, -1, -1)
     hs, hc = _cyc(hour, 24)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from fastcore.basics import patch
 
-from .core import DataError, FlatForest, as_utc, conformal_quantiles, atomic_folder, error_metrics, json_safe, parallel_map
+from .core import DataError, FlatForest, as_utc, conformal_quantiles, value_at, atomic_folder, error_metrics, json_safe, parallel_map
 from .etl import LOCAL_TZ, SUBSYSTEMS, read_ons_balance
 
 # %% auto #0
@@ -112,9 +112,7 @@ class RenewableDesign:
 @patch
 def at(self:RenewableDesign, rows:np.ndarray, k:int) -> np.ndarray:
     "The normalised output `k` hours before each origin of `rows` (negative `k`: after), NaN outside the history."
-    i = np.asarray(rows) - k
-    ok = (i >= 0) & (i < len(self.level))
-    return np.where(ok, self.level[np.clip(i, 0, len(self.level) - 1)], np.nan)
+    return value_at(self.level, np.asarray(rows) - k)
 
 # %% ../nbs/02a_renewables.ipynb #99511cdb
 @patch(as_prop=True)
