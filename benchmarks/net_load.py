@@ -5,9 +5,11 @@
 Builds the integrated table of the data folder (hpo-etl), trains the load model (LightGBM only, to keep this to minutes)
 and the wind and solar models on target hours from --train-start to --train-end (validation: the year before it, which
 also calibrates the net load's band out of sample), then scores every hour from --train-end to --end: the net load's
-MAE and P10-P90 coverage per subsystem and horizon against persistence, and the hits and false alarms on the 10 %
-largest hourly net-load ramps (model, persistence of the last ramp, the ramp of the same hour the day before); and the
-time of one 24-hour forecast of every series (load, wind, solar, net load) from each of 48 successive hourly origins.
+MAE and P10-P90 coverage (the band as served: corrected online from the end of training) per subsystem and horizon
+against persistence, the wind and solar MAE and coverage beside the
+reference, and the hits and false alarms on the 10 % largest hourly net-load ramps (model, persistence of the last ramp,
+the ramp of the same hour the day before); and the time of one 24-hour forecast of every series (load, wind, solar, net
+load) from each of 48 successive hourly origins.
 """
 import argparse, json, time
 import numpy as np
@@ -36,6 +38,11 @@ print(f'trained in {time.time() - t0:.0f}s: load LightGBM {m.load.meta["train_se
 rep, preds = evaluate_all(m, loads, ren, a.train_end, a.end, horizons=(1, 6, 24))
 print(f'\nnet load, test {a.train_end} .. {a.end}: MAE (MW)'); print(net_table(rep).round(0).to_string())
 print('coverage P10-P90:'); print(net_table(rep, 'coverage_p10_p90').loc[['model']].round(3).to_string())
+REFERENCE = {('wind', 'NE'): (237, 806, 1221), ('wind', 'S'): (56, 207, 362), ('solar', 'NE'): (48, 90, 95), ('solar', 'SE'): (20, 35, 37)}   # MAE (MW), h1/h6/h24, test 2021
+print('\nwind and solar: MAE (MW), the reference (test 2021), P10-P90 coverage')
+print(pd.DataFrame([{'series': k, 'subsystem': s, 'horizon': h, 'mae_mw': rep[k][s][str(h)]['mae_mw'], 'reference': ref[i],
+                     'coverage': rep[k][s][str(h)]['coverage_p10_p90']} for (k, s), ref in REFERENCE.items() if s in rep.get(k, {})
+                    for i, h in enumerate((1, 6, 24))]).round(3).to_string(index=False))
 print('\nramps (10 % largest hourly net-load ramps), an hour ahead: events, hits, false alarms')
 rows = [{'subsystem': s, 'forecast': f, **{k: v['1'][f][k] for k in ('events', 'hits', 'false_alarms', 'pod', 'far', 'csi')}}
         for s, v in rep['net_load_ramps'].items() for f in ('model', 'persistence', 'previous_day')]

@@ -4,8 +4,9 @@ seconds per day (inside the replay loop, and the whole command divided by the da
 
     python benchmarks/replay.py [--data ../shared/data] [--start 2023-01-01] [--end 2023-09-19] [--every 13] [-- extra hpo-replay options]
 
-Extra options go to hpo-replay, e.g. `-- --skip-missing --groups none --spill m3s --min-outflow deck` (the replay before the
-interchange groups, the spill priced per MWh and the minimum outflows held to the river) or `-- --targets trend`.
+Extra options go to hpo-replay, e.g. `-- --skip-missing --exchange free` (without the envelope of the exchanges of the days
+before), `-- --groups none --spill m3s --min-outflow deck --exchange free` (the replay before the interchange groups, the
+spill priced per MWh, the minimum outflows held to the river and the envelope), `-- --targets trend` or `-- --workers 2`.
 
 Floors: hydro_energy_abs_dev_median <= 0.15 per subsystem and <= 0.05 for the SIN; hydro_shape_corr_median >= 0.6 per
 subsystem; SIN thermal_energy_ratio_median in 0.75-1.25; one replayed day <= 2 s.

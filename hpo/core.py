@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 
 # %% auto #0
-__all__ = ['REGRESSION_OBJECTIVES', 'TREE_FIELDS', 'HPOError', 'DataError', 'umask_mode', 'atomic_path', 'replace_folder',
-           'atomic_folder', 'json_safe', 'as_utc', 'utc_text', 'parse_date', 'mape', 'ape', 'pinball', 'coverage',
-           'error_metrics', 'conformal_quantiles', 'value_at', 'run_cli', 'call_parse_hyphens', 'parallel_map',
-           'FlatForest']
+__all__ = ['ONE_THREAD', 'CHECKED_PACKAGES', 'REGRESSION_OBJECTIVES', 'TREE_FIELDS', 'HPOError', 'DataError', 'umask_mode',
+           'atomic_path', 'replace_folder', 'atomic_folder', 'json_safe', 'as_utc', 'utc_text', 'utc_iso', 'parse_date',
+           'mape', 'ape', 'pinball', 'coverage', 'error_metrics', 'conformal_quantiles', 'value_at', 'run_cli',
+           'call_parse_hyphens', 'parallel_map', 'check_cluster', 'task_client', 'FlatForest']
 
 # %% ../nbs/00_core.ipynb #872facde
 class HPOError(Exception):
@@ -104,6 +104,13 @@ def as_utc(x) -> pd.Timestamp:
 def utc_text(t) -> str:
     "A time as messages and reports show it: `YYYY-MM-DD HH:MM UTC`."
     return f'{as_utc(t):%Y-%m-%d %H:%M} UTC'
+
+# %% ../nbs/00_core.ipynb #97c9f887
+def utc_iso(times) -> pd.Index:
+    "Times as files write them: ISO 8601 in UTC with a `Z`, `YYYY-MM-DDTHH:MM:SSZ` (naive times are taken as UTC)."
+    t = pd.DatetimeIndex(times)
+    t = t.tz_localize('UTC') if t.tz is None else t.tz_convert('UTC')
+    return t.strftime('%Y-%m-%dT%H:%M:%SZ')
 
 # %% ../nbs/00_core.ipynb #ce9fb237
 def parse_date(x:str, name:str='date') -> pd.Timestamp:
@@ -210,9 +217,13 @@ def parallel_map(func,                # called as `func(*item)` for a tuple item
                  items,               # the tasks' arguments
                  workers:int=1,       # 1: in this process, in order; more: that many worker processes
                  initializer=None,    # called once in each process that runs tasks (with `initargs`)
-                 initargs:tuple=()):
-    "Yield `(item, func(item))` for every item: in order with one worker, as they finish with several."
+                 initargs:tuple=(),
+                 client=None,         # a Dask `distributed.Client` (`task_client`): run the tasks on its cluster
+                 retries:int=2):      # with a client: times a failed task is tried again
+    """Yield `(item, func(item))` for every item: in order with one worker or with a client, as they finish with
+    several local worker processes."""
     items = list(items)
+    if client is not None: yield from _dask_map(client, func, items, initializer, initargs, retries); return
     if workers <= 1:
         if initializer is not None: initializer(*initargs)
         for it in items: yield it, (func(*it) if isinstance(it, tuple) else func(it))
@@ -224,6 +235,83 @@ def parallel_map(func,                # called as `func(*item)` for a tuple item
         futures = {(ex.submit(func, *it) if isinstance(it, tuple) else ex.submit(func, it)): it for it in items}
     with ex:
         for f in as_completed(futures): yield futures[f], f.result()
+
+# %% ../nbs/00_core.ipynb #307eed70
+ONE_THREAD = {'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1', 'OPENBLAS_NUM_THREADS': '1', 'OMP_WAIT_POLICY': 'PASSIVE'}
+CHECKED_PACKAGES = ('numpy', 'pandas', 'lightgbm', 'sklearn', 'highspy', 'pyarrow')   # besides Dask's own: versions must agree across workers
+
+def _one_thread():
+    "Set in a worker: its numerical libraries use one thread (for those it loads from now on)."
+    os.environ.update(ONE_THREAD)
+
+def _versions_differ(v:dict) -> list:
+    "`(package, here, there, where)` for every package whose version differs between this process and the scheduler or a worker (`Client.get_versions`)."
+    from distributed.versions import scheduler_relevant_packages
+    mine, out = v['client']['packages'], []
+    others = [('the scheduler', v['scheduler']['packages'], scheduler_relevant_packages)] + \
+             [(f'worker {w}', (d or {}).get('packages', {}), mine) for w, d in v['workers'].items()]
+    for where, theirs, pkgs in others:
+        out += [(p, mine[p], theirs.get(p, 'missing'), where) for p in sorted(pkgs) if p in mine and theirs.get(p, 'missing') != mine[p]]
+    return out
+
+# %% ../nbs/00_core.ipynb #a5637082
+def check_cluster(client, timeout:float=10):
+    "Stop with an `HPOError` unless the cluster has a worker and the same library versions everywhere; then one thread per task in every worker."
+    try: client.wait_for_workers(1, timeout=timeout)
+    except (TimeoutError, OSError):
+        raise HPOError(f'the Dask scheduler at {client.scheduler.address} has no worker after {timeout:g} s: '
+                       f'start some with `dask worker {client.scheduler.address} --nthreads 1`') from None
+    bad = _versions_differ(client.get_versions(packages=list(CHECKED_PACKAGES)))
+    if bad:
+        p, here, there, where = bad[0]
+        raise HPOError(f'{p} {there} on {where} but {here} here: install the same versions of the libraries on every machine'
+                       + (f' ({len(bad) - 1} more differences)' if len(bad) > 1 else ''))
+    client.run(_one_thread)
+
+# %% ../nbs/00_core.ipynb #35754ad3
+@contextmanager
+def task_client(workers:int=1,            # more than 1: a local cluster of that many worker processes (one thread each)
+                scheduler:str|None=None,  # address of a running Dask scheduler, `tcp://HOST:PORT` (default: `DASK_SCHEDULER_ADDRESS`)
+                timeout:float=10):        # seconds to wait for the scheduler and for a first worker
+    "A Dask `distributed.Client` for `parallel_map` (closed, with its local cluster, on exit), or `None` for a run in this process."
+    scheduler = scheduler or os.environ.get('DASK_SCHEDULER_ADDRESS') or None
+    if workers <= 1 and not scheduler: yield None; return
+    from distributed import Client, LocalCluster
+    cluster = None
+    if scheduler:
+        try: client = Client(scheduler, timeout=timeout, set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as e:
+            raise HPOError(f'cannot reach the Dask scheduler at {scheduler} ({str(e).splitlines()[0][:120] or type(e).__name__}): '
+                           'check that `dask scheduler` runs there and that its port is open to this machine') from None
+    else:
+        with _main_hidden():   # the worker processes are spawned: they must not run the caller's script again
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                                   host='127.0.0.1', env=ONE_THREAD)
+        client = Client(cluster, set_as_default=False)
+    try:
+        check_cluster(client, timeout)
+        yield client
+    finally:
+        client.close()
+        if cluster is not None: cluster.close()
+
+# %% ../nbs/00_core.ipynb #b4c2ea33
+_TASK_SETUP = {}   # in a worker process: the run whose initializer already ran here
+
+def _run_task(func, item, initializer=None, initargs:tuple=(), run:str|None=None):
+    "One task of `parallel_map` on a Dask worker: the run's initializer first (once per process and run), then `func`."
+    if initializer is not None and _TASK_SETUP.get('run') != run:
+        initializer(*initargs); _TASK_SETUP['run'] = run
+    return func(*item) if isinstance(item, tuple) else func(item)
+
+def _dask_map(client, func, items:list, initializer, initargs:tuple, retries:int):
+    "Submit every item to `client`; yield `(item, result)` in the order of `items`."
+    import uuid
+    run = uuid.uuid4().hex
+    futures = [client.submit(_run_task, func, it, initializer, tuple(initargs), run, pure=False, retries=retries) for it in items]
+    try:
+        for it, f in zip(items, futures): yield it, f.result()
+    finally: client.cancel([f for f in futures if not f.done()])
 
 # %% ../nbs/00_core.ipynb #872ad57b
 REGRESSION_OBJECTIVES = ('regression', 'regression_l1', 'huber', 'fair', 'quantile', 'mape')   # LightGBM objectives whose output is the raw score

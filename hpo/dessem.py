@@ -10,9 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from idessem.dessem import Entdados, Dadvaz, Deflant, Hidr, Operuh, Operut, PdoSist, Respot
-import idessem.dessem.modelos.entdados as entdados_records
-from .core import HPOError, DataError, atomic_path, call_parse_hyphens, json_safe
+from .core import HPOError, DataError, atomic_path, call_parse_hyphens, json_safe, utc_iso
 from .etl import SUBSYSTEMS
 from .dispatch import System, Inputs, DispatchResult, LinearProgram, WarmStarts, dispatch, highs_lp, reroute_downstream, hpo_dispatch
 
@@ -47,9 +45,11 @@ def _read_cached(reader, path:str, mtime_ns:int, size:int):
     except Exception as e: raise DataError(f'cannot read {Path(path).name}: {type(e).__name__}: {e}', path, expected=f'a DESSEM {Path(path).name}') from None
 
 # %% ../nbs/03a_dessem.ipynb #bfd6701e
-def read_with(reader, case_dir, name:str, *records:str):
-    """`reader.read` (an `idessem` class) of the file `name`, read once per version of the file (do not change what it returns); with `records`, those tables (e.g. 'dp', 'uh' of `Entdados`).
+def read_with(reader:str, case_dir, name:str, *records:str):
+    """`reader.read` (`reader`: the name of an `idessem.dessem` class, imported when first used) of the file `name`, read once per version of the file (do not change what it returns); with `records`, those tables (e.g. 'dp', 'uh' of `Entdados`).
     A file `idessem` cannot read, or a record that is missing or empty, is a `DataError` naming the file and the record."""
+    import idessem.dessem
+    if isinstance(reader, str): reader = getattr(idessem.dessem, reader)
     p = case_file(case_dir, name); st = p.stat()
     f = _read_cached(reader, str(p), st.st_mtime_ns, st.st_size)
     if not records: return f
@@ -65,8 +65,8 @@ def read_with(reader, case_dir, name:str, *records:str):
 # %% ../nbs/03a_dessem.ipynb #fbe3fd66
 def read_case_periods(case_dir)->pd.DataFrame:   # period (1, 2, ...), start (UTC), hours, level, network, first_half_hour
     "The case's periods from the `TM` records of `entdados.dat`, and its first day from `dadvaz.dat`."
-    tm = read_with(Entdados, case_dir, 'entdados.dat', 'tm')
-    start = pd.Timestamp(read_with(Dadvaz, case_dir, 'dadvaz.dat').data_inicio).tz_localize('UTC') + pd.Timedelta(hours=LOCAL_UTC_OFFSET_H)
+    tm = read_with('Entdados', case_dir, 'entdados.dat', 'tm')
+    start = pd.Timestamp(read_with('Dadvaz', case_dir, 'dadvaz.dat').data_inicio).tz_localize('UTC') + pd.Timedelta(hours=LOCAL_UTC_OFFSET_H)
     day0 = int(tm['dia_inicial'].iloc[0])
     half = [(int(d) - day0) * 48 + 2 * int(h) + int(m or 0) for d, h, m in zip(tm['dia_inicial'], tm['hora_inicial'], tm['meia_hora_inicial'])]
     n = (2 * tm['duracao'].to_numpy(float)).round().astype(int)
@@ -108,7 +108,7 @@ def hourly(a:np.ndarray)->np.ndarray:
 def read_case_results(case_dir)->pd.DataFrame:  # timestamp (UTC), subsystem, cmo_rs_mwh, demand_mw, hydro_mw, thermal_mw, renewable_mw, import_mw, export_mw
     "DESSEM's own results per subsystem and hour (`pdo_sist.dat`, each period spread over its hours)."
     periods = read_case_periods(case_dir)
-    t = read_with(PdoSist, case_dir, 'pdo_sist.dat').tabela
+    t = read_with('PdoSist', case_dir, 'pdo_sist.dat').tabela
     if not isinstance(t, pd.DataFrame) or not len(t):
         raise DataError('no table of subsystems in pdo_sist.dat', case_file(case_dir, 'pdo_sist.dat'), expected="DESSEM's pdo_sist.dat")
     t = t.assign(sub=t['nome_submercado'].str.strip())
@@ -128,7 +128,7 @@ def read_case_results(case_dir)->pd.DataFrame:  # timestamp (UTC), subsystem, cm
 def read_case_load(case_dir)->pd.DataFrame:   # timestamp (UTC), subsystem, load_mw, ande_mw, renewable_mw
     "Hourly load per subsystem (`DP`), Itaipu's load of Paraguay (`RI`, on the Southeast), renewables (see above)."
     periods = read_case_periods(case_dir)
-    dp, ri, sist = read_with(Entdados, case_dir, 'entdados.dat', 'dp', 'ri', 'sist')
+    dp, ri, sist = read_with('Entdados', case_dir, 'entdados.dat', 'dp', 'ri', 'sist')
     code = {v.strip(): k for k, v in zip(sist['codigo_submercado'], sist['mnemonico_submercado'])}
     load = half_hours(dp, 'codigo_submercado', 'demanda', periods)
     ande = hourly(half_hours(ri.assign(k=1), 'k', 'carga_ande', periods)[1])
@@ -145,7 +145,7 @@ def read_case_load(case_dir)->pd.DataFrame:   # timestamp (UTC), subsystem, load
 def read_case_reserve(case_dir)->np.ndarray:
     "The case's upward power reserve (MW) per hour, its `LM` records of `respot.dat` summed over the areas."
     periods = read_case_periods(case_dir)
-    lm = read_with(Respot, case_dir, 'respot.dat', 'lm')
+    lm = read_with('Respot', case_dir, 'respot.dat', 'lm')
     return hourly(np.nansum(np.stack(list(half_hours(lm, 'codigo_area', 'limite_inferior', periods).values())), axis=0))
 
 # %% ../nbs/03a_dessem.ipynb #6791fc5a
@@ -183,8 +183,9 @@ AC_CHANGES = {'ACVOLMIN': ('volume', 'volume_minimo'), 'ACVOLMAX': ('volume', 'v
 # %% ../nbs/03a_dessem.ipynb #f23bd2c0
 def registry_with_changes(case_dir)->pd.DataFrame:
     "`hidr.dat`'s registry (index: plant code) with the case's changes (`AC` records of `entdados.dat`): volumes, downstream plant, tailrace, level polynomial, machines."
-    reg = read_with(Hidr, case_dir, 'hidr.dat').cadastro.copy()
-    e = read_with(Entdados, case_dir, 'entdados.dat')
+    reg = read_with('Hidr', case_dir, 'hidr.dat').cadastro.copy()
+    e = read_with('Entdados', case_dir, 'entdados.dat')
+    import idessem.dessem.modelos.entdados as entdados_records
     ac = lambda kind: e.ac(codigo_usina=None, modificacao=getattr(entdados_records, kind), df=True)
     for kind, (src, dst) in AC_CHANGES.items():
         t = ac(kind)
@@ -199,7 +200,7 @@ def registry_with_changes(case_dir)->pd.DataFrame:
 # %% ../nbs/03a_dessem.ipynb #be997e02
 def _min_outflows(case_dir)->pd.Series:
     "Minimum outflow (m³/s) per plant: the lower limits of `operuh.dat`'s constraints on one plant's total outflow (type 6)."
-    o = read_with(Operuh, case_dir, 'operuh.dat')
+    o = read_with('Operuh', case_dir, 'operuh.dat')
     el, lim = o.elem(df=True), o.lim(df=True)
     n = el.groupby('codigo_restricao')['codigo_usina'].transform('size')
     one = el[(n == 1) & (el['tipo'] == 6) & (el['coeficiente'] == 1)].set_index('codigo_restricao')['codigo_usina']
@@ -209,15 +210,15 @@ def _min_outflows(case_dir)->pd.Series:
 # %% ../nbs/03a_dessem.ipynb #c0bdb6a9
 def _case_inflows(case_dir, codes:list, periods:pd.DataFrame)->np.ndarray:
     "Mean incremental natural inflow (m³/s) of each plant over the case (`dadvaz.dat`; a plant without one: 0)."
-    q = half_hours(read_with(Dadvaz, case_dir, 'dadvaz.dat').vazoes, 'codigo_usina', 'vazao', periods)
+    q = half_hours(read_with('Dadvaz', case_dir, 'dadvaz.dat').vazoes, 'codigo_usina', 'vazao', periods)
     return np.array([float(np.nanmean(q[c])) if c in q and np.isfinite(q[c]).any() else 0.0 for c in codes])
 
 # %% ../nbs/03a_dessem.ipynb #0cc13610
 def _travel_times(case_dir, P:pd.DataFrame)->tuple:
     "Hours each plant's release takes to reach the plant below (`TVIAG` to a plant), and its release before the case (`deflant.dat`)."
-    tv = read_with(Entdados, case_dir, 'entdados.dat', 'tviag'); tv = tv[tv['tipo_elemento_jusante'].str.strip() == 'H']
+    tv = read_with('Entdados', case_dir, 'entdados.dat', 'tviag'); tv = tv[tv['tipo_elemento_jusante'].str.strip() == 'H']
     hours = {(int(u), int(d)): int(h) for u, d, h in zip(tv['codigo_usina_montante'], tv['codigo_elemento_jusante'], tv['duracao'])}
-    before = read_with(Deflant, case_dir, 'deflant.dat').defant(df=True).groupby('codigo_usina_montante')['defluencia'].mean()
+    before = read_with('Deflant', case_dir, 'deflant.dat').defant(df=True).groupby('codigo_usina_montante')['defluencia'].mean()
     return ([hours.get((c, d), 0) for c, d in zip(P['code'], P['downstream'])], [float(before.get(c, 0.0)) for c in P['code']])
 
 # %% ../nbs/03a_dessem.ipynb #87d91c05
@@ -227,7 +228,7 @@ def read_case_plants(case_dir,
                     )->pd.DataFrame: # `PLANT_COLUMNS` + `natural_inflow_m3s` (release before the case), `capacity_mw`, `head_m`
     "The case's hydro plants in the dispatch's units."
     periods = read_case_periods(case_dir)
-    uh = read_with(Entdados, case_dir, 'entdados.dat', 'uh').set_index('codigo_usina')
+    uh = read_with('Entdados', case_dir, 'entdados.dat', 'uh').set_index('codigo_usina')
     reg = registry_with_changes(case_dir)
     codes = sorted(int(c) for c in uh.index)
     unknown = [c for c in codes if c not in reg.index]
@@ -305,8 +306,8 @@ def dispatch_case(system:System, inputs:Inputs,
 # %% ../nbs/03a_dessem.ipynb #f41ecccb
 def read_case_thermal(case_dir)->pd.DataFrame:   # code, plant, subsystem, min_mw, max_mw, cost_rs_mwh
     "The case's thermal plants, one row each: limits of their first `UT` record, CVU of `operut.dat`."
-    ut = read_with(Entdados, case_dir, 'entdados.dat', 'ut')
-    op = read_with(Operut, case_dir, 'operut.dat').limites_e_condicoes_operativas
+    ut = read_with('Entdados', case_dir, 'entdados.dat', 'ut')
+    op = read_with('Operut', case_dir, 'operut.dat').limites_e_condicoes_operativas
     if not isinstance(op, pd.DataFrame) or not len(op):
         raise DataError('no OPER block in operut.dat', case_file(case_dir, 'operut.dat'), expected='unit costs (OPER)')
     cost = op.groupby('codigo_usina')['custo'].mean()
@@ -358,7 +359,7 @@ def with_operating_points(units:pd.DataFrame,  # `read_case_thermal`
 # %% ../nbs/03a_dessem.ipynb #e16aacbe
 def read_case_links(case_dir)->tuple:   # (links: from, to, max_forward_mw, max_backward_mw; deficit cost R$/MWh)
     "Interchange links of the `IA` records and the deficit cost (`CD`, its highest step)."
-    ia, cd = read_with(Entdados, case_dir, 'entdados.dat', 'ia', 'cd')
+    ia, cd = read_with('Entdados', case_dir, 'entdados.dat', 'ia', 'cd')
     links = pd.DataFrame({'from': ia['nome_submercado_de'].str.strip(), 'to': ia['nome_submercado_para'].str.strip(),
                           'max_forward_mw': ia['capacidade_de'].astype(float), 'max_backward_mw': ia['capacidade_para'].astype(float)})
     return links.drop_duplicates(['from', 'to'], keep='last').reset_index(drop=True), float(cd['custo'].max())
@@ -385,8 +386,8 @@ def read_case_groups(case_dir,
     """The case's `RE` constraints HPO can hold: those whose terms are all interchanges (`FI`), and those whose terms
     are all whole hydro plants (`FH`), with their `LU` limits per hour (`group`, `hour`, `min_mw`, `max_mw`)."""
     periods = read_case_periods(case_dir)
-    fi, fh, ft, lu = read_with(Entdados, case_dir, 'entdados.dat', 'fi', 'fh', 'ft', 'lu')
-    e = read_with(Entdados, case_dir, 'entdados.dat'); other = set(ft['codigo_restricao'])
+    fi, fh, ft, lu = read_with('Entdados', case_dir, 'entdados.dat', 'fi', 'fh', 'ft', 'lu')
+    e = read_with('Entdados', case_dir, 'entdados.dat'); other = set(ft['codigo_restricao'])
     for r in ('fr', 'fc', 'fe'):
         t = getattr(e, r)(df=True) if hasattr(e, r) else None
         if isinstance(t, pd.DataFrame): other |= set(t['codigo_restricao'])
@@ -405,7 +406,7 @@ def read_case_groups(case_dir,
 def read_case_maintenance(case_dir)->pd.DataFrame:   # code, hour, unavailable_mw (hours with units out only)
     "MW out of service per plant and hour: the nominal power of each unit an `MH` record makes unavailable, each unit counted once."
     periods = read_case_periods(case_dir); n, day0 = int(periods['hours'].sum() * 2), int(periods['day0'].iloc[0])
-    mh = read_with(Entdados, case_dir, 'entdados.dat').mh(df=True)
+    mh = read_with('Entdados', case_dir, 'entdados.dat').mh(df=True)
     if not isinstance(mh, pd.DataFrame) or not len(mh): return pd.DataFrame(columns=['code', 'hour', 'unavailable_mw'])
     reg, out = registry_with_changes(case_dir), {}
     for r in mh[mh['disponivel'] == 0].itertuples():
@@ -450,7 +451,7 @@ def _cut_record_bytes(raw:bytes, n_coefficients:int, path)->int:
 def read_case_cuts(case_dir, name:str='cortdeco.rv2')->pd.DataFrame:   # one row per cut: rhs_rs, then R$/hm³ per plant code
     "DECOMP's future-cost cuts on the case's plants: α ≥ rhs_rs + Σ_i π_i · v_i (v: stored volume at the end of the case, hm³)."
     p = case_file(case_dir, name); raw = p.read_bytes()
-    codes = sorted(int(c) for c in read_with(Entdados, case_dir, 'entdados.dat', 'uh')['codigo_usina'])
+    codes = sorted(int(c) for c in read_with('Entdados', case_dir, 'entdados.dat', 'uh')['codigo_usina'])
     rs = _cut_record_bytes(raw, 1 + len(codes), p)
     x = np.stack([np.frombuffer(raw, np.float64, 1 + len(codes), i * rs + 4) for i in range(len(raw) // rs)]) * 1000.0
     return pd.DataFrame(x, columns=['rhs_rs'] + codes)
@@ -548,7 +549,7 @@ def run_dessem_case(case_dir, out, days:int=1, **options)->dict:   # paths writt
     table = dessem_hourly(result, results); comparison = compare_with_dessem(table, days)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     paths = {'hourly': out/'dessem_hourly.csv', 'comparison': out/'dessem_comparison.json', 'plot': out/'dessem_comparison.png'}
-    with atomic_path(paths['hourly']) as t: table.to_csv(t, index=False)
+    with atomic_path(paths['hourly']) as t: table.assign(timestamp=utc_iso(table['timestamp'])).to_csv(t, index=False)
     meta = {'case': str(case_dir), 'days_compared': days, 'status': result.status, 'seconds': round(time.perf_counter() - t0, 2),
             'solve_s': result.summary['solve_s'], 'head_iterations': head_iterations, 'options': {k: str(v) for k, v in options.items()}}
     with atomic_path(paths['comparison']) as t: t.write_text(json.dumps(json_safe(comparison | {'run': meta}, digits=4), indent=2))

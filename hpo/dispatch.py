@@ -22,16 +22,17 @@ from .etl import SUBSYSTEMS, read_rows, to_numbers, default_data_dir
 __all__ = ['HM3_PER_M3S_HOUR', 'DECK', 'DECK_SUBSYSTEMS', 'INFLOWS', 'PLANT_COLUMNS', 'RAMP_FRACTION', 'THERMAL_COST_RS_MWH',
            'FICTITIOUS_NODES', 'LOAD_COLUMNS', 'LOAD_OPTIONAL', 'WATER_VALUE_RS_MWH', 'SPILL_PENALTY',
            'CURTAILMENT_PENALTY', 'RESERVE_PENALTY', 'SLACK_PENALTY', 'RESERVE_FRACTION', 'RENEWABLE_RESERVE_FRACTION',
-           'WATER_VALUE_FLOOR', 'WARM_STARTS', 'SOLVERS', 'TOL', 'DISPATCH_COLUMNS', 'BALANCE_COLUMNS',
-           'reroute_downstream', 'read_min_outflows', 'with_incremental_inflows', 'read_deck_plants', 'select_plants',
-           'read_thermal', 'read_system', 'read_load', 'read_load_tables', 'Inputs', 'load_inputs', 'System',
-           'deck_system', 'check_plants', 'cumulative_productivity', 'recent_cmo', 'cmo_water_values',
+           'WATER_VALUE_FLOOR', 'NET_EXPORT_PENALTY', 'WARM_STARTS', 'SOLVERS', 'TOL', 'DISPATCH_COLUMNS',
+           'BALANCE_COLUMNS', 'reroute_downstream', 'read_min_outflows', 'with_incremental_inflows', 'read_deck_plants',
+           'select_plants', 'read_thermal', 'read_system', 'read_load', 'read_load_tables', 'Inputs', 'load_inputs',
+           'System', 'deck_system', 'check_plants', 'cumulative_productivity', 'recent_cmo', 'cmo_water_values',
            'resolve_water_value', 'reserve_requirements', 'system_nodes', 'water_values', 'LinearProgram',
            'add_hydro_variables', 'add_water_balance', 'add_minimum_outflow', 'add_ramp_limits',
            'add_subsystem_variables', 'add_interchange', 'add_load_balance', 'add_hydro_reserve', 'add_thermal_units',
-           'group_bounds', 'add_interchange_groups', 'add_hydro_groups', 'add_future_cost', 'build_lp', 'Solution',
-           'WarmStarts', 'highs_lp', 'solve_highs', 'to_pulp', 'solve_cbc', 'DispatchResult', 'dispatch',
-           'water_balance_residual', 'bound_violations', 'ramp_alerts', 'write_result', 'hpo_dispatch', 'plot_dispatch']
+           'group_bounds', 'add_interchange_groups', 'add_hydro_groups', 'add_future_cost', 'net_export_bounds',
+           'add_net_export_limits', 'build_lp', 'Solution', 'WarmStarts', 'highs_lp', 'solve_highs', 'to_pulp',
+           'solve_cbc', 'DispatchResult', 'dispatch', 'water_balance_residual', 'bound_violations', 'ramp_alerts',
+           'write_result', 'hpo_dispatch', 'plot_dispatch']
 
 # %% ../nbs/03_dispatch.ipynb #171ac420
 def _quiet_highs():
@@ -429,6 +430,8 @@ class System:
     hydro_groups: pd.DataFrame|None = None        # optional, one row per term: `group`, `code` (a plant), `coefficient` (`add_hydro_groups`)
     group_limits: pd.DataFrame|None = None        # limits of both kinds of group: `group`, `hour` (0 = the first of the horizon), `min_mw`, `max_mw`
     future_cost: pd.DataFrame|None = None         # optional Benders cuts: `rhs_rs` and one column per plant code, R$ per hm³ left (`add_future_cost`)
+    net_export_limits: pd.DataFrame|None = None   # optional: `subsystem`, `hour`, `min_mw`, `max_mw` of each subsystem's net export (`add_net_export_limits`)
+    spill_rs_mwh: float|None = None               # optional: spill priced per MWh its plant loses (`add_hydro_variables`); None: SPILL_PENALTY per m³/s
 
 
 # %% ../nbs/03_dispatch.ipynb #86335225
@@ -637,7 +640,8 @@ def add_hydro_variables(lp:LinearProgram, system:System, inputs:Inputs,
                         wv:np.ndarray|None=None, # `water_values(system)`, if already computed
                        ):
     """Turbined flow q, spilled flow s and stored volume v (end of the hour) per plant i and hour t, with their bounds
-    and costs: 0 ≤ q[i,t] ≤ min(q_max[i], g_max[i] / ρ[i]); s[i,t] ≥ 0 at SPILL_PENALTY; v_min[i] ≤ v[i,t] ≤ v_max[i];
+    and costs: 0 ≤ q[i,t] ≤ min(q_max[i], g_max[i] / ρ[i]); s[i,t] ≥ 0 at SPILL_PENALTY per m³/s·h, or at π·ρ[i] with a
+    system's `spill_rs_mwh` π (the energy the spill loses at its plant); v_min[i] ≤ v[i,t] ≤ v_max[i];
     and the terminal water value: − w[i] · (v[i,T−1] − v0[i]) in the objective."""
     P = system.plants.reset_index(drop=True); n, T = len(P), inputs.hours
     if wv is None: wv = water_values(system)
@@ -646,7 +650,8 @@ def add_hydro_variables(lp:LinearProgram, system:System, inputs:Inputs,
     with np.errstate(divide='ignore', invalid='ignore'):
         qmax = np.minimum(_per_plant(P, 'turbined_max_m3s'), np.where(rho > 0, _per_plant(P, 'generation_max_mw') / rho, np.inf))
     lp.variables('turbined', (n, T), 0, qmax)
-    lp.variables('spilled', (n, T), 0, np.inf, SPILL_PENALTY)
+    spill_cost = SPILL_PENALTY if system.spill_rs_mwh is None else system.spill_rs_mwh * np.clip(rho, 0, None)
+    lp.variables('spilled', (n, T), 0, np.inf, spill_cost)
     vcost = np.zeros((n, T)); vcost[:, -1] = -wv
     lp.variables('volume', (n, T), _per_plant(P, 'volume_min_hm3'), _per_plant(P, 'volume_max_hm3'), vcost)
     lp.offset += float(wv @ P['volume_initial_hm3'].to_numpy(float))
@@ -830,6 +835,38 @@ def add_future_cost(lp:LinearProgram, system:System, inputs:Inputs):
     lp.add(rows, alpha[0]); lp.add(rows[:, None], v_end[None, :], -C[codes].to_numpy(float))
 
 
+# %% ../nbs/03_dispatch.ipynb #0d7bdf00
+NET_EXPORT_PENALTY = 500.0   # R$/MWh of net export outside its limits: above most thermal costs, below the deficit cost
+
+def net_export_bounds(system:System, hours:int)->tuple[np.ndarray, np.ndarray]:
+    "Lowest and highest net export (MW) of each subsystem in each hour, from `system.net_export_limits` (−∞ and ∞ where it has none)."
+    S = len(SUBSYSTEMS); lo, hi, lim = np.full((S, hours), -np.inf), np.full((S, hours), np.inf), system.net_export_limits
+    if lim is not None and len(lim):
+        bad = ~lim['subsystem'].isin(SUBSYSTEMS)
+        if bad.any(): raise DataError(f'net export limit of unknown subsystem {lim["subsystem"][bad].iloc[0]!r}', column='subsystem', expected=', '.join(SUBSYSTEMS))
+        s, h = lim['subsystem'].map(SUBSYSTEMS.index).to_numpy(int), lim['hour'].to_numpy(int); ok = h < hours
+        lo[s[ok], h[ok]], hi[s[ok], h[ok]] = lim['min_mw'].to_numpy(float)[ok], lim['max_mw'].to_numpy(float)[ok]
+    return np.where(np.isnan(lo), -np.inf, lo), np.where(np.isnan(hi), np.inf, hi)
+
+# %% ../nbs/03_dispatch.ipynb #dab3e88e
+def add_net_export_limits(lp:LinearProgram, system:System, inputs:Inputs):
+    """Net export of subsystem n in hour t within limits, e.g. the exchange ONS carried at that hour on the days before, or
+    a forecast exchange held (ρ[i]: productivity, q: turbined flow, θ: thermal, c: curtailment, d: deficit, L, W, S: load,
+    wind, solar; P(n): the plants of n; x⁺, x⁻ ≥ 0 at NET_EXPORT_PENALTY, so that a day that needs more still solves):
+    X_min[n,t] + L[n,t] − W[n,t] − S[n,t] ≤ Σ_{i in P(n)} ρ[i]·q[i,t] + θ[n,t] − c[n,t] + d[n,t] + x⁺[n,t] − x⁻[n,t] ≤ X_max[n,t] + L[n,t] − W[n,t] − S[n,t]"""
+    if system.net_export_limits is None or not len(system.net_export_limits): return
+    P = system.plants.reset_index(drop=True); T = inputs.hours
+    low, high = net_export_bounds(system, T)
+    rho = P['productivity_mw_per_m3s'].to_numpy(float)
+    q, th, c, d = (lp.blocks[b] for b in ('turbined', 'thermal', 'curtailment', 'deficit'))
+    net = inputs.load - inputs.wind - inputs.solar
+    miss = lp.variables('net_export_miss', (len(SUBSYSTEMS), T, 2), 0, np.inf, NET_EXPORT_PENALTY)
+    rows = lp.rows('net_export_limits', (len(SUBSYSTEMS), T), low + net, high + net)
+    for k, s in enumerate(SUBSYSTEMS):
+        i = np.flatnonzero(P['subsystem'].eq(s).to_numpy())
+        lp.add(rows[k][None, :], q[i], rho[i][:, None])
+        for block, coef in ((th, 1.0), (c, -1.0), (d, 1.0), (miss[..., 0], 1.0), (miss[..., 1], -1.0)): lp.add(rows[k], block[k], coef)
+
 # %% ../nbs/03_dispatch.ipynb #ff45bfae
 def build_lp(system:System, inputs:Inputs)->LinearProgram:
     "The dispatch LP: the families of variables and constraints, in the order of the LP's columns and rows."
@@ -847,6 +884,7 @@ def build_lp(system:System, inputs:Inputs)->LinearProgram:
     add_interchange_groups(lp, system, inputs)
     add_hydro_groups(lp, system, inputs)
     add_future_cost(lp, system, inputs)
+    add_net_export_limits(lp, system, inputs)
     return lp
 
 # %% ../nbs/03_dispatch.ipynb #456bc34d
@@ -1084,6 +1122,7 @@ def dispatch(system:System, # plants, thermal, links, costs
     status, msg = _status_message(viol, bal, deficit_mwh, reserve_short)
     summary.update(status=status, message=msg, objective=float(sol.objective), **_summary_kpis(system, x, deficit_mwh, reserve_short),
                    violations=len(viol))
+    if 'net_export_miss' in lp.blocks: summary['net_export_outside_mwh'] = float(sol.x[lp.blocks['net_export_miss']].sum())
     return DispatchResult(status, msg, _plant_table(P, ts, x), bal, summary, viol)
 
 # %% ../nbs/03_dispatch.ipynb #b081b6bf

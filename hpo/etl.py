@@ -16,16 +16,16 @@ from .core import HPOError, DataError, atomic_path, call_parse_hyphens
 # %% auto #0
 __all__ = ['SUBSYSTEMS', 'SUBSYSTEM_NAMES', 'LOCAL_TZ', 'SCHEMA', 'ONS_LOAD_COLUMNS', 'ONS_BALANCE_COLUMNS', 'BALANCE_VALUES',
            'MMGD_START', 'CCEE_SUBMARKETS', 'INMET_COLUMNS', 'INMET_STANDARD_ORDER', 'INMET_LIMITS',
-           'RESERVOIR_VARIABLES', 'ONS_STORED_ENERGY_COLUMNS', 'NATURAL_INFLOW_FIRST_YEAR', 'NEWAVE_SUBSYSTEMS',
-           'REMOTE', 'TYPICAL_LOAD_MW', 'SOURCE_FILES', 'WEATHER_STATIONS', 'WEATHER_COLUMNS', 'FetchError',
-           'parse_subsystems', 'read_text', 'parse_table', 'to_numbers', 'to_datetimes', 'local_to_utc', 'read_rows',
-           'subsystems', 'finish_frame', 'read_ons_load', 'default_data_dir', 'read_ons_balance', 'flag_outliers',
-           'check_balance', 'balance_time_offset', 'mmgd_included', 'read_ons_cmo', 'to_hourly', 'read_ccee_price',
-           'plain', 'read_inmet_station', 'read_inmet_conventional', 'suspect_duplicates', 'read_ons_reservoir',
-           'read_ons_stored_energy', 'read_natural_inflows', 'newave_file', 'newave_plants', 'read_newave_thermal',
-           'read_newave_groups', 'regularize', 'SourceWarning', 'download', 'fetch', 'serve_folder', 'synthetic_load',
-           'calendar_features', 'QualityReport', 'available_years', 'locate_source', 'build_dataset', 'write_table',
-           'hpo_etl']
+           'RESERVOIR_VARIABLES', 'ONS_STORED_ENERGY_COLUMNS', 'ONS_LOAD_AREAS', 'NATURAL_INFLOW_FIRST_YEAR',
+           'NEWAVE_SUBSYSTEMS', 'REMOTE', 'TYPICAL_LOAD_MW', 'SOURCE_FILES', 'WEATHER_STATIONS', 'WEATHER_COLUMNS',
+           'FetchError', 'parse_subsystems', 'read_text', 'parse_table', 'to_numbers', 'to_datetimes', 'local_to_utc',
+           'read_rows', 'subsystems', 'finish_frame', 'read_ons_load', 'default_data_dir', 'read_ons_balance',
+           'flag_outliers', 'check_balance', 'balance_time_offset', 'mmgd_included', 'read_ons_cmo', 'to_hourly',
+           'read_ccee_price', 'plain', 'read_inmet_station', 'read_inmet_conventional', 'suspect_duplicates',
+           'read_ons_reservoir', 'read_ons_stored_energy', 'read_ons_programmed_load', 'read_natural_inflows',
+           'newave_file', 'newave_plants', 'read_newave_thermal', 'read_newave_groups', 'regularize', 'SourceWarning',
+           'download', 'fetch', 'serve_folder', 'synthetic_load', 'calendar_features', 'QualityReport',
+           'available_years', 'locate_source', 'build_dataset', 'write_table', 'hpo_etl']
 
 # %% ../nbs/01_etl.ipynb #5345141f
 class FetchError(HPOError, OSError):
@@ -516,24 +516,57 @@ def read_ons_stored_energy(path) -> pd.DataFrame:
                         column='ear_verif_subsistema_percentual', expected='a percentage between 0 and 100')
     return df.drop_duplicates(['subsystem', 'date']).sort_values(['date', 'subsystem']).reset_index(drop=True)
 
+# %% ../nbs/01_etl.ipynb #cd8cd725
+ONS_LOAD_AREAS = {'SECO': 'SE', 'SE': 'SE', 'S': 'S', 'NE': 'NE', 'N': 'N'}   # ONS load area code -> subsystem
+
+def read_ons_programmed_load(path) -> pd.DataFrame: # `timestamp` (UTC, start of the hour), `subsystem`, `programmed_load_mw`; attrs['gaps']
+    "ONS's day-ahead load forecast per subsystem and UTC hour (the mean of the hour's two half-hours); incomplete hours in `attrs['gaps']`."
+    rows = read_rows(path, ';', ['cod_areacarga', 'dat_referencia', 'din_referenciautc', 'val_cargaglobalprogramada'])
+    area = rows['cod_areacarga'].str.strip().str.upper()
+    bad = ~area.isin(ONS_LOAD_AREAS)
+    if bad.any():
+        i = bad.idxmax()
+        raise DataError(f'unknown load area {rows["cod_areacarga"][i]!r}', path, line=int(rows['_line'][i]), column='cod_areacarga',
+                        expected='one of ' + ', '.join(ONS_LOAD_AREAS))
+    end = to_datetimes(rows, 'din_referenciautc', path, formats=('%Y-%m-%dT%H:%M:%S.%fZ', '%Y-%m-%dT%H:%M:%SZ', '%Y-%m-%d %H:%M:%S'))
+    off = ~end.dt.minute.isin((0, 30)) | (end.dt.second != 0)
+    if off.any():
+        i = off.idxmax()
+        raise DataError(f'not the end of a half-hour: {rows["din_referenciautc"][i]!r}', path, line=int(rows['_line'][i]),
+                        column='din_referenciautc', expected='a time at :00 or :30')
+    mw = to_numbers(rows, 'val_cargaglobalprogramada', path)
+    if (mw < 0).any():
+        i = (mw < 0).idxmax()
+        raise DataError(f'negative load {mw[i]}', path, line=int(rows['_line'][i]), column='val_cargaglobalprogramada', expected='MW ≥ 0')
+    half = pd.DataFrame({'subsystem': area.map(ONS_LOAD_AREAS), 'end': end, 'mw': mw}).drop_duplicates(['subsystem', 'end'], keep='last')
+    half['timestamp'] = (half['end'] - pd.Timedelta(minutes=30)).dt.floor('h').dt.tz_localize('UTC')
+    g = half.groupby(['subsystem', 'timestamp'])['mw'].agg(['mean', 'count']).reset_index()
+    spans = {s: pd.date_range(x['timestamp'].min(), x['timestamp'].max(), freq='h') for s, x in g.groupby('subsystem')}
+    full = pd.concat([pd.DataFrame({'subsystem': s, 'timestamp': t}) for s, t in spans.items()], ignore_index=True)
+    full = full.merge(g, on=['subsystem', 'timestamp'], how='left').fillna({'count': 0})
+    ok = full['count'] == 2
+    out = full[ok].rename(columns={'mean': 'programmed_load_mw'})[['timestamp', 'subsystem', 'programmed_load_mw']]
+    out = out.sort_values(['timestamp', 'subsystem']).reset_index(drop=True)
+    out.attrs['gaps'] = full[~ok].assign(half_hours=lambda d: d['count'].astype(int))[['subsystem', 'timestamp', 'half_hours']].reset_index(drop=True)
+    out.attrs['path'] = str(path)
+    return out
+
 # %% ../nbs/01_etl.ipynb #ad81b2b6
 NATURAL_INFLOW_FIRST_YEAR = 1931   # NEWAVE's inflow history starts in January 1931
 
 def read_natural_inflows(path,          # a NEWAVE `VAZOES.DAT`
                          postos:int=320, # gauges per month in the file (320 for NEWAVE decks until 2025)
                         ) -> pd.DataFrame: # index (`year`, `month`), one column per posto (m³/s)
-    "Monthly natural inflow of every gauge from a NEWAVE `VAZOES.DAT`, read with `inewave`."
-    from inewave.newave import Vazoes
+    "Monthly natural inflow of every gauge from a NEWAVE `VAZOES.DAT` (little-endian int32, `postos` per month from January 1931)."
     path = Path(path)
     if not path.is_file(): raise DataError('file not found', path, expected='a NEWAVE VAZOES.DAT')
     size, record = path.stat().st_size, 4 * postos
     if size == 0 or size % (12 * record):
         raise DataError(f'{size} bytes is not a whole number of years of {postos} gauges', path,
                         expected=f'a binary NEWAVE VAZOES.DAT: {12 * record} bytes per year')
-    v = Vazoes.read(str(path), postos=postos).vazoes
-    n = len(v)
-    v.index = pd.MultiIndex.from_arrays([NATURAL_INFLOW_FIRST_YEAR + np.arange(n) // 12, np.arange(n) % 12 + 1], names=['year', 'month'])
-    v.columns = v.columns.astype(int).rename('posto')
+    a = np.fromfile(path, '<i4').reshape(-1, postos); n = len(a)
+    idx = pd.MultiIndex.from_arrays([NATURAL_INFLOW_FIRST_YEAR + np.arange(n) // 12, np.arange(n) % 12 + 1], names=['year', 'month'])
+    v = pd.DataFrame(a, index=idx, columns=pd.Index(np.arange(1, postos + 1), name='posto'))
     if (v < 0).any().any():
         (y, m), p = v.stack()[v.stack() < 0].index[0][:2], v.stack()[v.stack() < 0].index[0][2]
         raise DataError(f'negative inflow for posto {p} in {y}-{m:02d}', path, expected='inflows ≥ 0 m³/s')

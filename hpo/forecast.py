@@ -17,7 +17,7 @@ import pandas as pd
 
 from fastcore.basics import patch
 from .core import (mape, atomic_folder, parse_date, HPOError, DataError, FlatForest, atomic_path, call_parse_hyphens, as_utc,
-                      conformal_quantiles, error_metrics, parallel_map, value_at)
+                      conformal_quantiles, error_metrics, parallel_map, task_client, value_at)
 from .etl import SUBSYSTEMS, parse_subsystems, calendar_features, read_ons_load, regularize, default_data_dir
 
 # %% auto #0
@@ -27,8 +27,10 @@ __all__ = ['BASELINES', 'LGBM_PARAMS', 'HALF_LIFE', 'BAND_METHODS', 'ONLINE_GAMM
            'lightgbm_members', 'lightgbm_forecast', 'lstm_inputs', 'build_lstm', 'lstm_data', 'fit_lstm',
            'lstm_weights', 'LSTMNumpy', 'blend_weight', 'conformal_band', 'band_check', 'online_band', 'BoosterBag',
            'fingerprint', 'Forecaster', 'versions', 'lightgbm_bag', 'train', 'save_forecaster', 'load_forecaster',
-           'backtest', 'score', 'evaluate', 'skill_table', 'rolling_origin', 'tune_lstm', 'parse_horizons',
-           'read_lstm_params', 'load_series_from', 'hpo_tune']
+           'backtest', 'score', 'evaluate', 'skill_table', 'origin_windows', 'origin_score', 'rolling_origin',
+           'parse_horizons', 'load_series_from', 'data_fingerprint', 'series_checked', 'model_checked',
+           'backtest_setup', 'backtest_task', 'rolling_backtest', 'parse_origins', 'hpo_backtest', 'train_setup',
+           'train_task', 'search_trials', 'tune_task', 'tune_lstm', 'hpo_tune', 'read_lstm_params']
 
 # %% ../nbs/02_forecast.ipynb #b473842b
 def _load_frame(data, path=None) -> pd.DataFrame:
@@ -548,7 +550,7 @@ def _booster_text(b):
     return [x.model_to_string() for x in b.boosters] if hasattr(b, 'boosters') else b.model_to_string()
 
 def _booster_from(text):
-    "The booster (or `BoosterBag`) `_booster_text` wrote."
+    "The booster (or `BoosterBag`) _booster_text wrote."
     import lightgbm as lgb
     return lgb.Booster(model_str=text) if isinstance(text, str) else BoosterBag([lgb.Booster(model_str=t) for t in text])
 
@@ -741,7 +743,7 @@ def forecast(self:Forecaster, history,                 # integrated table, ONS l
 def _progress(i:int, n:int, what:str, t0:float, log):
     "A one-line text progress bar."
     done = int(30 * i / n)
-    log(f"\r  [{'#' * done}{'.' * (30 - done)}] {i}/{n} {what} ({time.time() - t0:.0f}s)", end='' if i < n else '\n', flush=True)
+    log(f"\r  [{'#' * done}{'.' * (30 - done)}] {i}/{n} tasks done: {what} ({time.time() - t0:.0f}s)", end='' if i < n else '\n', flush=True)
 
 # %% ../nbs/02_forecast.ipynb #326b10b9
 def versions() -> dict:
@@ -870,6 +872,8 @@ def train(series:dict,                 # subsystem -> hourly series (`load_serie
           bag_from:int=BAG_FROM,       # LightGBM: horizons from this one average two models (seeds `seed`, `seed + 1`)
           context:bool=True,           # LightGBM: the second model of a bag also reads the context inputs (the `context` of a `Design`)
           online_gamma:float=ONLINE_GAMMA, # step of the online band correction after training (`online_band`; 0: off)
+          client=None,                 # a Dask client (`task_client`): one task per model fit on its cluster (`workers`, `n_jobs` unused)
+          data:str|None=None,          # with a client: the load file or folder `series` were read from (`load_series_from`), read there by every worker
          ) -> Forecaster:
     "Train the forecaster on `series` up to `train_end`."
     t0 = time.time()
@@ -882,11 +886,17 @@ def train(series:dict,                 # subsystem -> hourly series (`load_serie
     log(f'LightGBM: {len(subs)} subsystems x {spec.horizons} horizons' + (' (early-stopped, then refitted on training + validation)' if refit else ''))
     settings = dict(train_start=train_start, train_end=train_end, val_days=val_days, seed=seed, half_life=half_life, refit=refit,
                     params=lgbm_params or {}, val_rows=val_rows, bag_from=bag_from, context=context)
-    boosters, val_lgbm = _fit_lightgbm_all(designs, used, spec, settings, workers, n_jobs, log, t0)
-    t_lgbm = time.time() - t0
-    fc = Forecaster(spec, subs, boosters, meta={})
-    hist = _fit_lstm_part(fc, designs, train_start, train_end, val_days, epochs, stride, seed, batch_size, lstm_params, log) if epochs > 0 else {}
-    t_lstm = time.time() - t0 - t_lgbm
+    if client is None:
+        boosters, val_lgbm = _fit_lightgbm_all(designs, used, spec, settings, workers, n_jobs, log, t0)
+        t_lgbm = time.time() - t0
+        fc = Forecaster(spec, subs, boosters, meta={})
+        hist = _fit_lstm_part(fc, designs, train_start, train_end, val_days, epochs, stride, seed, batch_size, lstm_params, log) if epochs > 0 else {}
+        t_lstm = time.time() - t0 - t_lgbm
+    else:   # the LightGBM fits and the LSTM side by side: LightGBM's time is the whole phase, the LSTM's its own task
+        settings['lstm'] = dict(epochs=epochs, stride=stride, batch_size=batch_size, params=lstm_params or {}) if epochs > 0 else None
+        boosters, val_lgbm, lstm = _fit_on_cluster(client, used, data, spec, settings, log, t0)
+        t_lgbm, fc = time.time() - t0, Forecaster(spec, subs, boosters, meta={})
+        hist, t_lstm = _lstm_into(fc, lstm, lstm_params) if lstm else ({}, 0.0)
     # validation: ensemble weights, then the band method and the quantile bands, per subsystem and horizon
     val, val_scores = _blend_on_validation(fc, designs, val_rows, val_lgbm)
     checks = _calibrate_band(fc, val, band_method, online_gamma)
@@ -996,6 +1006,29 @@ def skill_table(rep:dict, horizons=(1, 24), metric:str='mape') -> pd.DataFrame:
     return pd.DataFrame({name: {(sub, int(h)): m[metric] for sub, hs in r.items() for h, m in hs.items() if int(h) in horizons}
                          for name, r in rows.items()}).T
 
+# %% ../nbs/02_forecast.ipynb #ca78913f
+def origin_windows(origins:list, months:int=1) -> list:
+    "`(origin, end)` of every origin: scored until the next origin, the last one for `months` months."
+    starts = [as_utc(o) for o in origins]
+    if not starts or starts != sorted(starts) or len(set(starts)) != len(starts): raise DataError('origins must increase', expected='dates in order, no repeats')
+    return list(zip(starts, starts[1:] + [starts[-1] + pd.DateOffset(months=months)]))
+
+def origin_score(d:Design, sub:str, o, e, h:int, train_start, val_days:int=365,
+                 bag_from:int=BAG_FROM, context:bool=True,
+                 fixed=None,              # the booster (or bag) of a model trained before, scored on the same hours
+                 **lgbm_params) -> dict|None:  # `lightgbm_bag` settings (`n_jobs`, LightGBM overrides)
+    "One row of a rolling-origin backtest: the horizon-`h` LightGBM of subsystem `sub` (design `d`) retrained at origin `o`, scored on the target hours in `[o, e)` (None: none)."
+    tt, act = d.target_time(h), d.actual(h)
+    rows = np.flatnonzero((tt >= o) & (tt < e) & np.isfinite(act) & np.isfinite(d.level))
+    if not len(rows): return None
+    _, booster = lightgbm_bag(d, h, train_start, o, val_days, bag_from=bag_from, context=context, **lgbm_params)
+    a = act[rows]
+    row = {'origin': o, 'end': e, 'subsystem': sub, 'horizon': h,
+           **error_metrics(a, lightgbm_forecast(booster, d, h, rows)),
+           'persistence_mape': error_metrics(a, naive_forecast(d, h, 'persistence')[rows])['mape']}
+    if fixed is not None: row['fixed_mape'] = error_metrics(a, lightgbm_forecast(fixed, d, h, rows))['mape']
+    return row
+
 # %% ../nbs/02_forecast.ipynb #25b1f222
 def rolling_origin(series:dict,              # subsystem -> hourly series (`load_series`)
                    origins:list,             # retraining dates (each model is scored until the next; the last for `months`)
@@ -1008,56 +1041,22 @@ def rolling_origin(series:dict,              # subsystem -> hourly series (`load
                    bag_from:int=BAG_FROM,    # horizons from this one average two models, as `train` does
                    context:bool=True,        # the second model of a bag reads the context inputs, as `train` does
                    log=print,
-                   **lgbm_params,            # overrides of `LGBM_PARAMS`
+                   **lgbm_params,            # overrides of `LGBM_PARAMS` (and `n_jobs`, LightGBM's threads per model)
                   ) -> pd.DataFrame:         # one row per origin, subsystem and horizon
     "Rolling-origin backtest with retraining: LightGBM refitted at each origin, scored on the hours up to the next."
-    starts = [as_utc(o) for o in origins]
-    if starts != sorted(starts) or len(set(starts)) != len(starts): raise DataError('origins must increase', expected='dates in order, no repeats')
-    ends = starts[1:] + [starts[-1] + pd.DateOffset(months=months)]
+    windows = origin_windows(origins, months)
     spec = spec or (fixed.spec if fixed is not None else FeatureSpec())
     subs = [s for s in SUBSYSTEMS if s in series and (fixed is None or s in fixed.subsystems)]
     designs, out, t0 = {sub: design_of(series, sub, spec) for sub in subs}, [], time.time()
-    for o, e in zip(starts, ends):
+    for o, e in windows:
         for sub in subs:
-            d = designs[sub]
             for h in horizons:
-                tt, act = d.target_time(h), d.actual(h)
-                rows = np.flatnonzero((tt >= o) & (tt < e) & np.isfinite(act) & np.isfinite(d.level))
-                if not len(rows): continue
-                _, booster = lightgbm_bag(d, h, train_start, o, val_days, bag_from=bag_from, context=context, **lgbm_params)
-                a = act[rows]
-                row = {'origin': o, 'end': e, 'subsystem': sub, 'horizon': h,
-                       **error_metrics(a, lightgbm_forecast(booster, d, h, rows)),
-                       'persistence_mape': error_metrics(a, naive_forecast(d, h, 'persistence')[rows])['mape']}
-                if fixed is not None: row['fixed_mape'] = error_metrics(a, lightgbm_forecast(fixed.boosters[sub][h - 1], d, h, rows))['mape']
-                out.append(row)
+                row = origin_score(designs[sub], sub, o, e, h, train_start, val_days, bag_from, context,
+                                   fixed.boosters[sub][h - 1] if fixed is not None else None, **lgbm_params)
+                if row is not None: out.append(row)
         log(f'  origin {o:%Y-%m-%d}: retrained and scored ({time.time() - t0:.0f}s)')
     if not out: raise DataError('no hour to score after the origins', expected='load data after the first origin')
     return pd.DataFrame(out)
-
-# %% ../nbs/02_forecast.ipynb #50deaddb
-SEARCH_SPACE = {'units': [32, 64, 128], 'dense': [64, 128, 256], 'dropout': [0.0, 0.1, 0.2], 'lr': [1e-3, 2e-3, 5e-3]}
-
-def tune_lstm(designs:dict,          # subsystem -> `Design`
-              train_start, train_end, val_days:int=365,
-              trials:int=6,          # settings tried
-              epochs:int=3,          # epochs per trial
-              stride:int=6,          # every `stride`-th training origin
-              seed:int=0, verbose:int=0,
-             ) -> tuple:             # (best `build_lstm` arguments, every trial as a DataFrame sorted by validation loss)
-    "Keras Tuner random search over `SEARCH_SPACE`, scored by the validation loss."
-    import keras, keras_tuner as kt, tempfile
-    keras.utils.set_random_seed(seed)
-    (xs, xt, y), (vs, vt, vy), _ = lstm_data(designs, train_start, train_end, val_days, stride)
-    spec = designs[next(iter(designs))].spec
-    build = lambda hp: build_lstm(spec, xt.shape[1], **{k: hp.Choice(k, v) for k, v in SEARCH_SPACE.items()})
-    with tempfile.TemporaryDirectory(prefix='hpo-tune-') as tmp:
-        tuner = kt.RandomSearch(build, objective='val_loss', max_trials=trials, seed=seed, directory=tmp,
-                                project_name='lstm', overwrite=True)
-        tuner.search([xs, xt], y, validation_data=([vs, vt], vy), epochs=epochs, batch_size=256, verbose=verbose)
-        done = pd.DataFrame([{**t.hyperparameters.values, 'val_loss': t.score} for t in tuner.oracle.trials.values()])
-        best = tuner.get_best_hyperparameters(1)[0].values
-    return {k: best[k] for k in SEARCH_SPACE}, done.sort_values('val_loss', ignore_index=True)
 
 # %% ../nbs/02_forecast.ipynb #e1601ba4
 def parse_horizons(spec:str, H:int) -> list:
@@ -1068,23 +1067,268 @@ def parse_horizons(spec:str, H:int) -> list:
     if bad or not hs: raise DataError(f'bad --horizons value {spec!r}', expected=f'horizons between 1 and {H}')
     return hs
 
-# %% ../nbs/02_forecast.ipynb #eb370823
-def read_lstm_params(path) -> dict:
-    "LSTM settings written by hpo-tune, checked against `SEARCH_SPACE`'s names."
-    try: p = json.loads(Path(path).read_text())
-    except FileNotFoundError: raise DataError('the file does not exist', path, expected='a JSON file written by hpo-tune') from None
-    except json.JSONDecodeError as e: raise DataError(f'not JSON: {e.msg}', path, line=e.lineno) from None
-    if not isinstance(p, dict) or set(p) - set(SEARCH_SPACE):
-        raise DataError(f'unknown LSTM settings {sorted(set(p) - set(SEARCH_SPACE)) if isinstance(p, dict) else p!r}', path,
-                        expected=f'an object with keys among {", ".join(SEARCH_SPACE)}')
-    return p
-
 # %% ../nbs/02_forecast.ipynb #2a3605f2
 def load_series_from(data:str|None, subsystems:str|None) -> tuple:
     "Load series from an integrated table, an ONS load file or a folder of them (default: the bundled data)."
     src = Path(data) if data else default_data_dir()/'ons'/'curva_carga'
     frame = read_load_files(sorted(src.glob('CURVA_CARGA_*.csv'))) if src.is_dir() else src
     return load_series(frame, parse_subsystems(subsystems)), src
+
+# %% ../nbs/02_forecast.ipynb #47974026
+_LOADED = {}   # in this process: the load series read from each (path, subsystems), and the models read from each folder
+
+def data_fingerprint(series:dict) -> str:
+    "SHA-256 of every value and timestamp of `series` (subsystem -> hourly load): what workers check they computed on."
+    return fingerprint(series, '1900-01-01', '2200-01-01')
+
+def series_checked(data:str, fp:str, subsystems:str|None=None) -> dict:
+    "The series of `data` (loaded once per process with `load_series_from`); a `DataError` unless their fingerprint is `fp`."
+    key = (str(data), subsystems)
+    if key not in _LOADED or _LOADED[key][0] != fp:   # not loaded yet, or loaded before the file changed
+        series, _ = load_series_from(data, subsystems)
+        _LOADED[key] = (data_fingerprint(series), series)
+    got, series = _LOADED[key]
+    if got != fp:
+        import socket
+        raise DataError(f'the load data on {socket.gethostname()} differ from the ones the run was started with (fingerprint {got[:12]}, expected {fp[:12]})',
+                        data, expected='the same data file at the same path on every worker')
+    return series
+
+# %% ../nbs/02_forecast.ipynb #242b8524
+def model_checked(path:str, created:str) -> Forecaster:
+    "The forecaster in folder `path` (read once per process); a `DataError` unless it is the one created at `created` (its metadata)."
+    key = ('model', str(path))
+    if key not in _LOADED or _LOADED[key].meta.get('created') != created: _LOADED[key] = load_forecaster(path)
+    fc = _LOADED[key]
+    if fc.meta.get('created') != created:
+        raise DataError(f"another model here (created {fc.meta.get('created')}, expected {created})", path, expected='the same model folder on every worker')
+    return fc
+
+_BACKTEST = {}   # in this process: the data and settings of the backtest whose tasks it runs
+
+def backtest_setup(data:str, fp:str, subsystems:str|None, spec:dict, settings:dict, model:str|None=None, created:str|None=None):
+    "Prepare this process (a worker, or the caller) for `backtest_task`: the checked data, the model, the settings."
+    series = series_checked(data, fp, subsystems)
+    fixed = model_checked(model, created) if model else None
+    _BACKTEST.clear()
+    _BACKTEST.update(series=series, spec=FeatureSpec(**{**spec, 'lags': tuple(spec['lags'])}), settings=settings, fixed=fixed, designs={})
+
+def backtest_task(origin, end, sub:str, h:int) -> dict|None:
+    "One task of `rolling_backtest`: `origin_score` of `sub` at horizon `h` (one LightGBM thread)."
+    b = _BACKTEST
+    d = b['designs'].get(sub) or b['designs'].setdefault(sub, design_of(b['series'], sub, b['spec']))
+    fixed = b['fixed'].boosters[sub][h - 1] if b['fixed'] is not None else None
+    return origin_score(d, sub, as_utc(origin), as_utc(end), h, fixed=fixed, n_jobs=1, **b['settings'])
+
+# %% ../nbs/02_forecast.ipynb #8af60b01
+def rolling_backtest(data:str|None,            # load file or folder of ONS files (`load_series_from`; None: the bundled data), readable by every worker
+                     origins:list,             # retraining dates
+                     horizons=(1, 24),         # horizons trained and scored
+                     subsystems:str|None=None, # comma-separated subsystems (default: all in the data)
+                     train_start='2012-01-01', val_days:int=365, months:int=1,
+                     model:str|None=None,      # folder of a forecaster trained before the first origin, scored beside
+                     bag_from:int=BAG_FROM, context:bool=True,
+                     workers:int=1,            # without a client: local worker processes
+                     client=None,              # a Dask client (`task_client`): run the tasks on its cluster
+                     log=print,
+                     **lgbm_params,            # overrides of `LGBM_PARAMS`
+                    ) -> pd.DataFrame:         # `rolling_origin`'s rows, in the same order
+    "`rolling_origin` with one LightGBM thread per fit, one task per origin, subsystem and horizon, in this process or on a cluster."
+    windows = origin_windows(origins, months)
+    series, src = load_series_from(data, subsystems)
+    src = str(Path(src).resolve())
+    fixed = load_forecaster(model) if model else None
+    spec = fixed.spec if fixed is not None else FeatureSpec()
+    subs = [s for s in SUBSYSTEMS if s in series and (fixed is None or s in fixed.subsystems)]
+    fp = data_fingerprint(series)
+    import hpo.forecast as mod   # the tasks are the package's functions (sent by reference), also when this runs in a notebook
+    mod._LOADED[(src, subsystems)] = (fp, series)   # in this process the tasks find the series already loaded
+    settings = dict(train_start=str(as_utc(train_start)), val_days=val_days, bag_from=bag_from, context=context, **lgbm_params)
+    args = (src, fp, subsystems, asdict(spec), settings, str(Path(model).resolve()) if model else None, fixed.meta.get('created') if fixed else None)
+    tasks = [(str(o), str(e), sub, h) for o, e in windows for sub in subs for h in horizons]
+    done, t0 = {}, time.time()
+    try:
+        for task, row in parallel_map(mod.backtest_task, tasks, workers, mod.backtest_setup, args, client=client):
+            done[task] = row
+            if sum(t[0] == task[0] for t in done) == len(subs) * len(horizons):
+                log(f'  origin {task[0][:10]}: retrained and scored ({time.time() - t0:.0f}s, {len(done)}/{len(tasks)} tasks done)')
+    finally: mod._BACKTEST.clear()
+    out = [done[t] for t in tasks if done[t] is not None]
+    if not out: raise DataError('no hour to score after the origins', expected='load data after the first origin')
+    return pd.DataFrame(out)
+
+# %% ../nbs/02_forecast.ipynb #19c0e2aa
+def parse_origins(origins:str|None=None, start:str|None=None, end:str|None=None) -> list:
+    "Origins of `--origins 2023-01-01,2023-04-01`, or the first of every month from `--start` to `--end` (both included)."
+    if origins: return [parse_date(o.strip(), '--origins') for o in origins.split(',') if o.strip()]
+    if not (start and end): raise DataError('no origins given', expected='--origins DATE,DATE,... or --start DATE --end DATE')
+    s, e = parse_date(start, '--start'), parse_date(end, '--end')
+    out = list(pd.date_range(s, e, freq='MS'))
+    if not out: raise DataError(f'no first of a month between --start {start} and --end {end}', expected='--end after --start')
+    return out
+
+# %% ../nbs/02_forecast.ipynb #858c03e9
+@call_parse_hyphens
+def hpo_backtest(data:str=None,            # integrated table (parquet) from hpo-etl, or ONS load files' folder (default: bundled data); same path on every worker
+                 origins:str=None,         # comma-separated retraining dates (YYYY-MM-DD)
+                 start:str=None,           # or: origins on the first of every month from this date ...
+                 end:str=None,             # ... to this one (included)
+                 months:int=1,             # months scored after the last origin
+                 horizons:str='1,24',      # comma-separated horizons
+                 subsystems:str=None,      # comma-separated subsystems (default: all four)
+                 train_start:str='2012-01-01', # first day used for training
+                 val_days:int=365,         # validation days before each origin (early stopping)
+                 model:str=None,           # model folder trained before the first origin (hpo-train), scored beside
+                 params:str=None,          # LightGBM overrides as JSON, e.g. '{"num_iterations": 100}'
+                 out:str='backtest.csv',   # the rows (CSV, or JSON when the name ends in .json)
+                 workers:int=1,            # local Dask worker processes (1: in this process, no Dask)
+                 scheduler:str=None,       # address of a running Dask scheduler, tcp://HOST:PORT (default: DASK_SCHEDULER_ADDRESS)
+                 quiet:bool=False):        # no progress lines
+    "Rolling-origin backtest with retraining (one task per origin, subsystem and horizon), in this process or on a Dask cluster."
+    try: lgbm = json.loads(params) if params else {}
+    except json.JSONDecodeError as e: raise DataError(f'bad --params value: {e.msg}', expected='a JSON object like {"num_iterations": 100}') from None
+    if not isinstance(lgbm, dict): raise DataError('bad --params value', expected='a JSON object like {"num_iterations": 100}')
+    hs, when = parse_horizons(horizons, FeatureSpec().horizons), parse_origins(origins, start, end)
+    log = (lambda *a, **k: None) if quiet else print
+    with task_client(workers, scheduler) as client:
+        ro = rolling_backtest(data, when, hs, subsystems, parse_date(train_start, '--train-start'), val_days, months, model,
+                              client=client, log=log, **lgbm)
+    with atomic_path(out) as tmp:
+        if str(out).endswith('.json'): ro.to_json(tmp, orient='records', date_format='iso', indent=1)
+        else: ro.to_csv(tmp, index=False)
+    w = ro.assign(**{c: ro[c] * ro.n_hours for c in ('mape', 'persistence_mape')}).groupby(['subsystem', 'horizon'])
+    tab = w[['mape', 'persistence_mape']].sum().div(w.n_hours.sum(), axis=0)
+    log(f'hour-weighted MAPE (%) over {len(when)} origins:'); log(tab.round(3).to_string())
+    print(f'hpo-backtest: wrote {len(ro)} rows to {out}')
+
+# %% ../nbs/02_forecast.ipynb #23c05bf4
+def train_setup(data,            # the load file or folder (a path every worker reads), or the series themselves (subsystem -> Series)
+                fp:str,          # `data_fingerprint` of the series trained on
+                subsystems:str,  # comma-separated subsystems trained (the series read from `data`)
+                spec:dict, settings:dict):
+    "Prepare this process (a worker, or the caller) for `train_task`: the checked series, the spec and the settings."
+    if isinstance(data, dict):
+        if data_fingerprint(data) != fp:
+            raise DataError('the load series this worker received differ from the ones the run was started with', expected='the same series everywhere')
+        series = data
+    else: series = series_checked(data, fp, subsystems)
+    _worker_init(series, {**spec, 'lags': tuple(spec['lags'])}, settings)
+
+# %% ../nbs/02_forecast.ipynb #ab318d24
+def _worker_designs() -> dict:
+    "The designs of the subsystems of this process's run (`train_setup`), built once."
+    w = _WORKER
+    return {sub: w['designs'].get(sub) or w['designs'].setdefault(sub, design_of(w['series'], sub, w['spec'])) for sub in w['settings']['subsystems']}
+
+def _keras_fit(seed:int, fit):
+    """`fit()`; when the run's settings ask (`own_seeds`: training on a cluster, and every search) with the seeds Keras
+    draws for its layers taken from a Python generator of its own, seeded as `keras.utils.set_random_seed(seed)` seeds
+    Python's shared one: the same seeds as in a process where no other thread draws from that one."""
+    from keras.src.random import seed_generator as sg
+    if not _WORKER['settings'].get('own_seeds') or not hasattr(sg, 'python_random'): return fit()
+    import random
+    shared, sg.python_random = sg.python_random, random.Random(seed)
+    try: return fit()
+    finally: sg.python_random = shared
+
+# %% ../nbs/02_forecast.ipynb #8500b68b
+def _lstm_task() -> tuple:
+    "The LSTM fitted on this process's series and settings (`train_setup`): `(weights, number of static inputs, scalers, history, seconds)`."
+    import keras
+    st, t0 = _WORKER['settings'], time.time()
+    ls = st['lstm']
+    model, scalers, hist = _keras_fit(st['seed'], lambda: fit_lstm(_worker_designs(), st['train_start'], st['train_end'], st['val_days'], epochs=ls['epochs'],
+                                    stride=ls['stride'], seed=st['seed'], batch_size=ls['batch_size'], verbose=0, **ls['params']))
+    out = model.get_weights(), int(model.inputs[1].shape[-1]), scalers, hist, time.time() - t0
+    keras.backend.clear_session()
+    return out
+
+# %% ../nbs/02_forecast.ipynb #bd6e9e99
+def train_task(sub:str, h:int=0) -> tuple:
+    "One task of `train` on a cluster: the horizon-`h` LightGBM model of `sub` (one thread) as _worker_fit returns it, or with `sub='lstm'` the LSTM's fit."
+    return ('lstm', 0, *_lstm_task()) if sub == 'lstm' else _worker_fit(sub, h, 1)
+
+# %% ../nbs/02_forecast.ipynb #c2b5aa51
+def _lstm_into(fc, lstm:tuple, lstm_params:dict|None) -> tuple:
+    "Put the LSTM of a task (`train_task('lstm')`) into `fc`: the Keras model rebuilt from its weights, the weights and the scalers; `(history, seconds)`."
+    weights, n_static, fc.scalers, hist, seconds = lstm
+    model = build_lstm(fc.spec, n_static, **(lstm_params or {}))
+    model.set_weights(weights)
+    fc.lstm, fc._keras = lstm_weights(model), model
+    return hist, seconds
+
+# %% ../nbs/02_forecast.ipynb #b1116c03
+def _ship(client, series:dict, data:str|None):
+    "What `train_setup` reads the series from: the series themselves in this process, else the resolved path of `data`, or the series sent once to every worker."
+    if client is None: return series
+    if data is not None: return str(Path(data).resolve())
+    [shipped] = client.scatter([series], broadcast=True)
+    return shipped
+
+# %% ../nbs/02_forecast.ipynb #f0c1a5e2
+def _fit_on_cluster(client, used:dict, data:str|None, spec:FeatureSpec, settings:dict, log, t0:float) -> tuple:
+    "Every LightGBM model of `used` (subsystem -> series) and the LSTM (`settings['lstm']`, None: none) fitted on the cluster of `client`: (boosters, validation forecasts, the LSTM's task result or None)."
+    subs, H, val_rows = list(used), spec.horizons, settings['val_rows']
+    import hpo.forecast as mod   # the tasks are the package's functions (sent by reference), also when this runs in a notebook
+    fp = data_fingerprint(used)
+    args = (_ship(client, used, data), fp, ','.join(subs), asdict(spec), {**settings, 'subsystems': subs, 'own_seeds': True})
+    tasks = ([('lstm', 0)] if settings.get('lstm') else []) + [(sub, h) for sub in subs for h in range(1, H + 1)]
+    boosters, lstm = {sub: [None] * H for sub in subs}, None
+    val_lgbm = {sub: np.full((len(val_rows[sub]), H), np.nan) for sub in subs}
+    for k, (_, res) in enumerate(parallel_map(mod.train_task, tasks, initializer=mod.train_setup, initargs=args, client=client), 1):
+        if res[0] == 'lstm': lstm = res[2:]
+        else: sub, h, text, pv = res; boosters[sub][h - 1], val_lgbm[sub][:, h - 1] = _booster_from(text), pv
+        log(f"  {k}/{len(tasks)} tasks done: {'LSTM' if res[0] == 'lstm' else f'{res[0]} h={res[1]}'} ({time.time() - t0:.0f}s)")
+    return boosters, val_lgbm, lstm
+
+# %% ../nbs/02_forecast.ipynb #50deaddb
+SEARCH_SPACE = {'units': [32, 64, 128], 'dense': [64, 128, 256], 'dropout': [0.0, 0.1, 0.2], 'lr': [1e-3, 2e-3, 5e-3]}
+
+def search_trials(trials:int, seed:int=0) -> list:
+    "`trials` distinct settings of `SEARCH_SPACE` (all of them at most) in a random order fixed by `seed`."
+    import itertools
+    grid = [dict(zip(SEARCH_SPACE, v)) for v in itertools.product(*SEARCH_SPACE.values())]
+    return [grid[i] for i in np.random.default_rng(seed).permutation(len(grid))[:trials]]
+
+# %% ../nbs/02_forecast.ipynb #173e421c
+def tune_task(trial:int, fold:int) -> float:
+    "One task of `tune_lstm`: the best validation loss of the `trial`-th setting validated on the `fold`-th period of `val_days` before the end (0: the last)."
+    import keras
+    st = _WORKER['settings']; s = st['search']
+    end = as_utc(st['train_end']) - pd.Timedelta(days=fold * st['val_days'])
+    _, _, hist = _keras_fit(st['seed'], lambda: fit_lstm(_worker_designs(), st['train_start'], end, st['val_days'], epochs=s['epochs'], stride=s['stride'],
+                                                         seed=st['seed'], verbose=0, **s['trials'][trial]))
+    keras.backend.clear_session()
+    return min(hist['val_loss'])
+
+# %% ../nbs/02_forecast.ipynb #a110811d
+def tune_lstm(designs:dict,          # subsystem -> `Design`
+              train_start, train_end, val_days:int=365,
+              trials:int=6,          # settings tried (`search_trials`)
+              epochs:int=3,          # epochs per trial
+              stride:int=6,          # every `stride`-th training origin
+              seed:int=0,
+              folds:int=1,           # validation periods: the last `val_days` before `train_end`, and the ones before
+              client=None,           # a Dask client (`task_client`): one task per trial and fold on its cluster
+              data:str|None=None,    # with a client: the load file or folder of the designs' series, read there by every worker
+              log=None,              # progress lines (e.g. `print`)
+             ) -> tuple:             # (best `build_lstm` arguments, every trial as a DataFrame sorted by validation loss)
+    "Random search over `SEARCH_SPACE`: one LSTM fit per trial and fold, scored by the mean over the folds of the best validation loss."
+    import hpo.forecast as mod   # the tasks are the package's functions (sent by reference), also when this runs in a notebook
+    series, spec = {sub: d.s for sub, d in designs.items()}, designs[next(iter(designs))].spec
+    tried = search_trials(trials, seed)
+    settings = dict(train_start=str(as_utc(train_start)), train_end=str(as_utc(train_end)), val_days=val_days, seed=seed, subsystems=list(series), own_seeds=True,
+                    search=dict(trials=tried, epochs=epochs, stride=stride))
+    args = (_ship(client, series, data), data_fingerprint(series), ','.join(series), asdict(spec), settings)
+    tasks, loss, t0 = [(i, f) for i in range(len(tried)) for f in range(folds)], {}, time.time()
+    try:
+        for k, (task, v) in enumerate(parallel_map(mod.tune_task, tasks, initializer=mod.train_setup, initargs=args, client=client), 1):
+            loss[task] = v
+            if log: log(f'  {k}/{len(tasks)} tasks done: trial {task[0]} fold {task[1]}, validation loss {v:.4f} ({time.time() - t0:.0f}s)')
+    finally: mod._WORKER.clear()
+    score = [float(np.mean([loss[i, f] for f in range(folds)])) for i in range(len(tried))]
+    done = pd.DataFrame([{**t, 'val_loss': score[i], **({f'fold_{f}': loss[i, f] for f in range(folds)} if folds > 1 else {})} for i, t in enumerate(tried)])
+    return tried[int(np.argmin(score))], done.sort_values('val_loss', kind='stable', ignore_index=True)
 
 # %% ../nbs/02_forecast.ipynb #7cd0c066
 @call_parse_hyphens
@@ -1098,12 +1342,27 @@ def hpo_tune(data:str=None,             # integrated table (parquet) from hpo-et
              val_days:int=365,          # validation days before --train-end
              stride:int=6,              # every n-th training origin
              seed:int=0,                # random seed
+             folds:int=1,               # validation periods: the last --val-days before --train-end, and the ones before
+             workers:int=1,             # local Dask worker processes (1: in this process, no Dask)
+             scheduler:str=None,        # address of a running Dask scheduler, tcp://HOST:PORT (default: DASK_SCHEDULER_ADDRESS)
             ):
-    "Search the LSTM's hyperparameters with Keras Tuner on the validation period; write the best as JSON."
+    "Search the LSTM's hyperparameters on the validation period (one task per trial and fold, in this process or on a Dask cluster); write the best as JSON."
     if not train_end: raise DataError('--train-end is required', expected='a date like 2023-01-01')
     series, src = load_series_from(data, subsystems)
     designs = {sub: Design(s) for sub, s in series.items()}
-    best, done = tune_lstm(designs, parse_date(train_start, '--train-start'), parse_date(train_end, '--train-end'), val_days,
-                           trials=trials, epochs=epochs, stride=stride, seed=seed)
+    with task_client(workers, scheduler) as client:
+        best, done = tune_lstm(designs, parse_date(train_start, '--train-start'), parse_date(train_end, '--train-end'), val_days,
+                               trials=trials, epochs=epochs, stride=stride, seed=seed, folds=folds, client=client, data=str(src), log=print)
     with atomic_path(out) as tmp: Path(tmp).write_text(json.dumps(best, indent=1))
     print(done.round(4).to_string()); print(f'hpo-tune: wrote {out}: {best}')
+
+# %% ../nbs/02_forecast.ipynb #eb370823
+def read_lstm_params(path) -> dict:
+    "LSTM settings written by hpo-tune, checked against `SEARCH_SPACE`'s names."
+    try: p = json.loads(Path(path).read_text())
+    except FileNotFoundError: raise DataError('the file does not exist', path, expected='a JSON file written by hpo-tune') from None
+    except json.JSONDecodeError as e: raise DataError(f'not JSON: {e.msg}', path, line=e.lineno) from None
+    if not isinstance(p, dict) or set(p) - set(SEARCH_SPACE):
+        raise DataError(f'unknown LSTM settings {sorted(set(p) - set(SEARCH_SPACE)) if isinstance(p, dict) else p!r}', path,
+                        expected=f'an object with keys among {", ".join(SEARCH_SPACE)}')
+    return p

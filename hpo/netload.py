@@ -16,14 +16,17 @@ from fastcore.script import Param
 from .core import DataError, as_utc, conformal_quantiles, atomic_path, call_parse_hyphens, json_safe, parse_date
 from .etl import default_data_dir, parse_subsystems
 from .forecast import (Forecaster, train, save_forecaster, load_forecaster, load_series, load_series_from, read_load_files,
-                          read_lstm_params, parse_horizons, evaluate, backtest, skill_table)
+                          read_lstm_params, parse_horizons, evaluate, backtest, skill_table, design_of,
+                          ONLINE_GAMMA, online_band)
 from .renewables import (KINDS, RenewableForecaster, renewable_series, read_balance_files, train_renewables, save_renewables,
-                            load_renewables, backtest_renewables, evaluate_renewables, renewables_table, mw_metrics)
+                            load_renewables, backtest_renewables, evaluate_renewables, renewables_table, mw_metrics,
+                            RenewableDesign, split_key, history_record, same_history)
 
 # %% auto #0
-__all__ = ['PREDICTION_COLUMNS', 'TARGETS', 'net_load_series', 'net_errors', 'net_load_bands', 'NetLoadModel', 'train_all',
-           'save_model', 'load_model', 'net_backtest', 'ramp_skill', 'evaluate_all', 'net_table', 'plot_net_week',
-           'parse_targets', 'renewables_from', 'hpo_train', 'hpo_evaluate', 'hpo_forecast']
+__all__ = ['PREDICTION_COLUMNS', 'TARGETS', 'net_load_series', 'net_errors', 'net_load_bands', 'net_band_mw', 'net_gamma',
+           'net_online', 'NetLoadModel', 'train_all', 'save_model', 'load_model', 'net_backtest', 'ramp_skill',
+           'evaluate_all', 'net_table', 'plot_net_week', 'parse_targets', 'renewables_from', 'hpo_train',
+           'hpo_evaluate', 'hpo_forecast']
 
 # %% ../nbs/02b_net_load.ipynb #2d1936dc
 def net_load_series(loads:dict,   # subsystem -> hourly load (`load_series`)
@@ -40,27 +43,73 @@ def net_load_series(loads:dict,   # subsystem -> hourly load (`load_series`)
     return out
 
 # %% ../nbs/02b_net_load.ipynb #256d8486
-def net_errors(fc:Forecaster, rf:RenewableForecaster, sub:str, h:int) -> pd.Series:
-    "Out-of-sample validation errors (actual − P50, MW) of the net load of `sub` at horizon `h`: the load's minus wind's and solar's, same origins."
+def net_errors(fc:Forecaster, rf:RenewableForecaster, sub:str, h:int) -> pd.DataFrame:
+    """Out-of-sample validation errors (actual − P50, MW) of the net load of `sub` at horizon `h` (`error_mw`: the load's minus
+    wind's and solar's, same origins) and the root sum of squares of the wind and solar P10–P90 widths at those origins (`renewable_width_mw`)."""
     if sub not in fc.validation: raise DataError(f'no validation errors of the load of {sub}', expected='a load model just trained (errors are not saved)')
-    e = fc.validation[sub][h]
+    e = fc.validation[sub][h]; var = pd.Series(0.0, index=e.index)
     for key, errs in rf.validation.items():
         if key.endswith(f'/{sub}'):
             if h not in errs: raise DataError(f'the renewables model has no horizon {h}', expected='the horizons of the load model')
-            e = e - errs[h].reindex(e.index)
-    return e.dropna()
+            v = errs[h].reindex(e.index)
+            e, var = e - v['error_mw'], var + v['width_mw'] ** 2
+    return pd.DataFrame({'error_mw': e, 'renewable_width_mw': np.sqrt(var)}).dropna()
 
 # %% ../nbs/02b_net_load.ipynb #bb87b738
-def net_load_bands(fc:Forecaster, rf:RenewableForecaster, lo:float=0.1, hi:float=0.9) -> dict:
-    "`{subsystem: {horizon: (q_lo, q_hi)}}`: P10 = P50 + q_lo, P90 = P50 + q_hi (MW), finite-sample conformal quantiles of `net_errors`."
+def net_load_bands(fc:Forecaster, rf:RenewableForecaster, lo:float=0.1, hi:float=0.9,
+                   online_gamma:float=ONLINE_GAMMA,   # step of the online correction of the band after training (`net_online`; 0: off)
+                  ) -> dict:
+    """`{subsystem: {horizon: {'lo', 'hi', 'load_width_mw'}}}`, a normalised conformal band: each validation error of `net_errors`
+    divided by its scale √(load width² + renewable width²), where the load width is the P10–P90 width of the load's own validation
+    errors; `lo`/`hi` are the finite-sample conformal quantiles of these ratios (`net_band_mw` turns them into MW);
+    `online_gamma` the step of its online correction after training (`net_online`)."""
     out = {}
     for sub in fc.subsystems:
         for h in rf.horizons:
             if h > fc.spec.horizons: continue
-            e = net_errors(fc, rf, sub, h).to_numpy(); n = len(e)
+            v = net_errors(fc, rf, sub, h); n = len(v)
             if n < 100: raise DataError(f'only {n} validation hours of net load in {sub}', expected='at least 100 (load and balance over the same validation period)')
-            out.setdefault(sub, {})[h] = conformal_quantiles(e, lo, hi)
+            ql, qh = conformal_quantiles(fc.validation[sub][h].dropna().to_numpy(), lo, hi)
+            r = (v.error_mw / np.hypot(qh - ql, v.renewable_width_mw)).to_numpy()
+            out.setdefault(sub, {})[h] = dict(zip(('lo', 'hi'), map(float, conformal_quantiles(r, lo, hi)))) | {'load_width_mw': float(qh - ql), 'online_gamma': float(online_gamma)}
     return out
+
+# %% ../nbs/02b_net_load.ipynb #80036dfe
+def net_band_mw(bands:dict,                 # `net_load_bands`, or per subsystem and horizon the (P10, P90) offsets in MW an older model folder saved
+                subsystems, horizons,       # the subsystem and horizon of each row
+                renewable_width,            # each row's root sum of squares of the wind and solar P10–P90 widths (MW)
+               ) -> tuple:                  # (P10 − P50, P90 − P50) in MW per row; NaN where the band has no such subsystem or horizon
+    "The net load's band around its P50, per row: the band's quantiles times √(load width² + renewable width²)."
+    par = {(s, h): (q['lo'], q['hi'], q['load_width_mw']) if isinstance(q, dict) else (*q, np.nan) for s, b in bands.items() for h, q in b.items()}
+    q = np.array([par.get((s, h), (np.nan, np.nan, 0.0)) for s, h in zip(subsystems, horizons)], float).reshape(-1, 3)
+    scale = np.where(np.isnan(q[:, 2]), 1.0, np.hypot(q[:, 2], np.asarray(renewable_width, float)))   # older bands: MW already
+    return q[:, 0] * scale, q[:, 1] * scale
+
+# %% ../nbs/02b_net_load.ipynb #045a6825
+def net_gamma(bands:dict, sub:str) -> float:
+    "The step of the online correction of the net-load band of `sub` (0: none, as in older model folders)."
+    return max((float(q.get('online_gamma', 0.0)) for q in bands.get(sub, {}).values() if isinstance(q, dict)), default=0.0)
+
+# %% ../nbs/02b_net_load.ipynb #8849ca92
+def net_online(nb:pd.DataFrame,    # net-load rows of one subsystem: origin, horizon, timestamp, actual_mw, p10_mw, p50_mw, p90_mw
+               gamma:float,        # step (`net_gamma`)
+               train_end=None,     # learn from target hours from here on (default: every target hour of the rows)
+               state:dict|None=None, first=None,   # an `online_band` state at the hour before `first` (the first origin of the rows by default)
+               horizons:int=24,    # the longest horizon of the band
+               observed:pd.Series|None=None,   # the observed net load by hour (default: the rows' `actual_mw` at their target hour)
+              ) -> tuple:          # the rows with P10/P90 corrected, and the online state after their last origin
+    "The net load's band corrected online (`online_band`) over the hourly origins of the rows; the observed net load is the rows' `actual_mw` at their target hour."
+    if not len(nb): return nb, state
+    first = as_utc(first) if first is not None else nb.origin.min()
+    grid = pd.date_range(first, nb.origin.max(), freq='h')
+    i, j = ((nb.origin - first) // pd.Timedelta(hours=1)).to_numpy(int), nb.horizon.to_numpy(int) - 1
+    band = np.full((len(grid), 3, horizons), np.nan)
+    band[i, :, j] = nb[['p10_mw', 'p50_mw', 'p90_mw']].to_numpy(float)
+    seen = (observed if observed is not None else nb.groupby('timestamp').actual_mw.first()).reindex(grid)
+    if train_end is not None: seen[grid < as_utc(train_end)] = np.nan
+    f, state = online_band(band, seen.to_numpy(float), gamma, state=state)
+    p50 = nb.p50_mw.to_numpy(float)
+    return nb.assign(p10_mw=p50 - f[i, 0, j] * (p50 - nb.p10_mw.to_numpy(float)), p90_mw=p50 + f[i, 1, j] * (nb.p90_mw.to_numpy(float) - p50)), state
 
 # %% ../nbs/02b_net_load.ipynb #150d772d
 @dataclass
@@ -68,7 +117,7 @@ class NetLoadModel:
     "The load forecaster, the wind and solar forecaster and the net load's band: what `hpo-train` writes."
     load:Forecaster|None=None
     renewables:RenewableForecaster|None=None
-    net_bands:dict=field(default_factory=dict)   # subsystem -> {horizon: (q_lo, q_hi)} (empty: no net load)
+    net_bands:dict=field(default_factory=dict)   # `net_load_bands`: subsystem -> {horizon: {lo, hi, load_width_mw}} (empty: no net load)
     @property
     def targets(self) -> list: return (['load'] if self.load else []) + (['wind', 'solar'] if self.renewables else [])
 
@@ -98,25 +147,39 @@ def save_model(m:NetLoadModel, path) -> Path:
     return path
 
 # %% ../nbs/02b_net_load.ipynb #40ebeb9e
+def _net_band(q, path:Path):
+    "One subsystem's and horizon's band read from `net_load.json`: the scaled quantiles, or the two MW offsets older folders saved."
+    if isinstance(q, dict) and {'lo', 'hi', 'load_width_mw'} <= set(q):   # folders without an online step: the band as calibrated
+        return {k: float(q[k]) for k in ('lo', 'hi', 'load_width_mw')} | {'online_gamma': float(q.get('online_gamma', 0.0))}
+    if isinstance(q, list) and len(q) == 2: return tuple(map(float, q))
+    raise DataError(f'unreadable net-load band {q!r}', path/'net_load.json', expected='{"lo", "hi", "load_width_mw"} per subsystem and horizon')
+
 def load_model(path) -> NetLoadModel:
     "Read a model folder written by `save_model` (or a load-only one by `save_forecaster`)."
     path = Path(path)
     has_load, has_ren = (path/'metadata.json').exists(), (path/'renewables').is_dir()
     if not (has_load or has_ren): return NetLoadModel(load_forecaster(path))   # says which file is missing
-    bands = json.loads((path/'net_load.json').read_text()) if (path/'net_load.json').exists() else {}
-    return NetLoadModel(load_forecaster(path) if has_load else None, load_renewables(path/'renewables') if has_ren else None,
-                        {s: {int(h): tuple(q) for h, q in b.items()} for s, b in bands.items()})
+    try: bands = json.loads((path/'net_load.json').read_text()) if (path/'net_load.json').exists() else {}
+    except ValueError: raise DataError('not valid JSON', path/'net_load.json', expected='the net load band written by hpo-train') from None
+    try: bands = {s: {int(h): _net_band(q, path) for h, q in b.items()} for s, b in bands.items()}
+    except (AttributeError, TypeError, ValueError): raise DataError('unreadable net-load bands', path/'net_load.json', expected='{subsystem: {horizon: band}}') from None
+    return NetLoadModel(load_forecaster(path) if has_load else None, load_renewables(path/'renewables') if has_ren else None, bands)
 
 # %% ../nbs/02b_net_load.ipynb #cdbfa6a7
-def net_backtest(load_bt:pd.DataFrame, ren_bt:pd.DataFrame, bands:dict) -> pd.DataFrame:
-    "Net-load rows (same columns as the parts' backtests: P10/P50/P90, actual, persistence) from the load and renewables backtests."
+def net_backtest(load_bt:pd.DataFrame, ren_bt:pd.DataFrame, bands:dict,
+                 train_end=None,   # end of training: the band's online correction learns from the target hours after it (default: all)
+                ) -> pd.DataFrame:
+    "Net-load rows (same columns as the parts' backtests: P10/P50/P90, actual, persistence) from the load and renewables backtests; the band corrected online (`net_online`)."
     keys = ['subsystem', 'horizon', 'origin', 'timestamp']
-    r = ren_bt.groupby(keys)[['actual_mw', 'p50_mw', 'persistence']].sum().reset_index()
+    r = ren_bt.assign(w2=(ren_bt.p90_mw - ren_bt.p10_mw) ** 2).groupby(keys)[['actual_mw', 'p50_mw', 'persistence', 'w2']].sum().reset_index()
     n = load_bt[keys + ['actual_mw', 'p50_mw', 'persistence']].merge(r, on=keys, suffixes=('', '_ren'))
     n['actual_mw'] -= n.pop('actual_mw_ren'); n['p50_mw'] -= n.pop('p50_mw_ren'); n['persistence'] -= n.pop('persistence_ren')
-    q = np.array([bands.get(s, {}).get(h, (np.nan, np.nan)) for s, h in zip(n.subsystem, n.horizon)]).reshape(-1, 2)
-    n['p10_mw'], n['p90_mw'] = n.p50_mw + q[:, 0], n.p50_mw + q[:, 1]
-    return n.dropna(subset=['p10_mw']).assign(series='net_load')
+    lo, hi = net_band_mw(bands, n.subsystem, n.horizon, np.sqrt(n.pop('w2').to_numpy()))
+    n['p10_mw'], n['p90_mw'] = n.p50_mw + lo, n.p50_mw + hi
+    n = n.dropna(subset=['p10_mw'])
+    H = max([h for b in bands.values() for h in b], default=24)
+    parts = [net_online(g, net_gamma(bands, s), train_end, horizons=H)[0] if net_gamma(bands, s) else g for s, g in n.groupby('subsystem', sort=False)]
+    return (pd.concat(parts) if parts else n).assign(series='net_load')
 
 # %% ../nbs/02b_net_load.ipynb #067993e9
 def ramp_skill(nb:pd.DataFrame,     # `net_backtest` rows (at least horizon 1 and the horizons asked for, and those just below)
@@ -167,18 +230,21 @@ def evaluate_all(m:NetLoadModel, loads:dict|None, ren:dict|None, start, end, hor
     ramp_hs = [h for h in horizons if h == 1 or h - 1 in avail]          # the ramp forecast reads the horizon just below
     hs = sorted(set(horizons) | {h - 1 for h in ramp_hs if h > 1})
     lb = rb = None
+    t_end = next((as_utc(p.meta['train_end']) for p in (m.renewables, m.load) if p is not None), start)
+    first = min(start, t_end) if m.net_bands else start   # the net load's online correction needs every hour from the end of training
+    test = lambda bt: bt[bt.timestamp >= start]
     if m.load is not None and loads:
-        lb = backtest(m.load, loads, start, end, hs)
-        rep |= evaluate(m.load, loads, start, end, horizons, bt=lb[lb.horizon.isin(horizons)])
-        parts.append(lb[lb.horizon.isin(horizons)].assign(series='load'))
+        lb = backtest(m.load, loads, first, end, hs)
+        rep |= evaluate(m.load, loads, start, end, horizons, bt=test(lb[lb.horizon.isin(horizons)]))
+        parts.append(test(lb[lb.horizon.isin(horizons)]).assign(series='load'))
     if m.renewables is not None and ren:
         missing = [h for h in horizons if h not in m.renewables.horizons]
         if missing: raise DataError(f'the renewables model has no horizon {missing[0]}', expected=f'horizons among {m.renewables.horizons}')
-        rb = backtest_renewables(m.renewables, ren, start, end, hs)
-        rep |= evaluate_renewables(m.renewables, ren, start, end, backtest=rb[rb.horizon.isin(horizons)])
-        parts.append(rb[rb.horizon.isin(horizons)])
+        rb = backtest_renewables(m.renewables, ren, first, end, hs)
+        rep |= evaluate_renewables(m.renewables, ren, start, end, backtest=test(rb[rb.horizon.isin(horizons)]))
+        parts.append(test(rb[rb.horizon.isin(horizons)]))
     if lb is not None and rb is not None and m.net_bands:
-        nb = net_backtest(lb, rb, m.net_bands)
+        nb = test(net_backtest(lb, rb, m.net_bands, t_end))
         keep = nb[nb.horizon.isin(horizons)]
         scores = lambda col, band: {s: {str(h): mw_metrics(g.actual_mw, g[col], *((g.p10_mw, g.p90_mw) if band else ()))
                                         for h, g in gs.groupby('horizon')} for s, gs in keep.groupby('subsystem')}
@@ -214,6 +280,69 @@ def plot_net_week(preds:pd.DataFrame, sub:str, h:int, start, days:int=7, ax=None
     ax.set_ylabel('MW'); ax.set_title(f'{sub}, {h} h ahead'); ax.legend(loc='upper right', ncols=2)
     return ax
 
+# %% ../nbs/02b_net_load.ipynb #68cee514
+@patch
+def net_history(self:NetLoadModel, loads:dict, ren:dict, sub:str, first, last) -> pd.DataFrame:
+    """Net-load rows of `sub` (origin, horizon, timestamp, P10/P50/P90) at every origin from `first` to `last` as the forecast
+    of each origin issued them, before the online correction: the load's P50, the renewables' served band, the net band."""
+    grid, H = pd.date_range(as_utc(first), as_utc(last), freq='h'), self.load.spec.horizons
+    d = design_of({s: x[x.index <= grid[-1]] for s, x in loads.items()}, sub, self.load.spec)
+    pos = d.index.get_indexer(grid); ok = pos >= 0
+    ok[ok] = np.isfinite(d.level[pos[ok]])
+    p50, w2 = np.full((len(grid), H), np.nan), np.zeros((len(grid), H))
+    if ok.any(): p50[ok] = self.load.calibrated(d, sub, pos[ok])[1]['p50']
+    hs = np.array([h for h in self.renewables.horizons if h <= H])
+    for kind, s_ in map(split_key, self.renewables.keys):
+        if s_ != sub or (kind, sub) not in ren: continue
+        s = ren[(kind, sub)]; dr = RenewableDesign(s[s.index <= grid[-1]], kind, sub)
+        pr = dr.index.get_indexer(grid); okr = pr >= 0
+        okr[okr] = np.isfinite(dr.y[pr[okr]])   # the forecast needs a value at its origin
+        lo, md, hi, _ = self.renewables.served(dr, pr[okr], hs)
+        p50[~okr] = np.nan; p50[np.ix_(okr, hs - 1)] -= md; w2[np.ix_(okr, hs - 1)] += (hi - lo) ** 2
+    h = np.tile(np.arange(1, H + 1), len(grid))
+    lo, hi = net_band_mw(self.net_bands, [sub] * len(h), h, np.sqrt(w2.ravel()))
+    out = pd.DataFrame({'subsystem': sub, 'origin': np.repeat(grid, H), 'horizon': h, 'p50_mw': p50.ravel()})
+    return out.assign(timestamp=out.origin + pd.to_timedelta(h, 'h'), p10_mw=out.p50_mw + lo, p90_mw=out.p50_mw + hi).dropna(subset=['p10_mw'])
+
+# %% ../nbs/02b_net_load.ipynb #4930d452
+@patch
+def net_served(self:NetLoadModel, n:pd.DataFrame, loads:dict, ren:dict, origin) -> pd.DataFrame:
+    """The net-load forecast `n` of `origin` with its band corrected online since training (`net_online`): a replay of every
+    origin since then (`net_history`), or the last call's state when it was the hour before and saw the same history."""
+    H, t_end = max(h for b in self.net_bands.values() for h in b), as_utc(self.renewables.meta['train_end'])
+    origin, t = as_utc(origin), t_end - pd.Timedelta(hours=H)
+    if origin < t or not any(net_gamma(self.net_bands, s) for s in n.subsystem.unique()): return n
+    keys = [k for k in ren if '/'.join(k) in self.renewables.keys]
+    data = {f'load/{s}': x for s, x in loads.items()} | {'/'.join(k): ren[k] for k in keys}
+    seen = lambda a: history_record(data, t - pd.Timedelta(days=60), a + pd.Timedelta(hours=1))   # what the forecasts since `t` read
+    m, before = self.__dict__.get('_online'), origin - pd.Timedelta(hours=1)
+    subs = [s for s in pd.unique(n.subsystem) if net_gamma(self.net_bands, s)]
+    go_on = bool(m) and m['from'] == t and m['as_of'] == before and set(m['states']) == set(subs) and same_history(m['seen'], seen(before))
+    states, out = dict(m['states']) if go_on else {}, []
+    if go_on:   # one more origin: its band and the hour just observed, in NumPy (the hourly forecast stays fast)
+        sub_, h_ = n.subsystem.to_numpy(), n.horizon.to_numpy(int) - 1
+        p10, p50, p90 = (n[c].to_numpy(float).copy() for c in ('p10_mw', 'p50_mw', 'p90_mw'))
+        for sub in subs:
+            r = np.flatnonzero(sub_ == sub); band = np.full((1, 3, H), np.nan)
+            band[0, :, h_[r]] = np.column_stack([p10[r], p50[r], p90[r]])
+            obs = loads[sub].get(origin, np.nan) - sum(ren[k].get(origin, np.nan) for k in keys if k[1] == sub) if origin >= t_end else np.nan
+            f, states[sub] = online_band(band, np.array([obs], float), net_gamma(self.net_bands, sub), state=states[sub])
+            p10[r], p90[r] = p50[r] - f[0, 0, h_[r]] * (p50[r] - p10[r]), p50[r] + f[0, 1, h_[r]] * (p90[r] - p50[r])
+        self._online = {'from': t, 'as_of': origin, 'states': states, 'seen': seen(origin)}
+        return n.assign(p10_mw=p10, p90_mw=p90)
+    for sub, g in n.groupby('subsystem', sort=False):
+        gamma = net_gamma(self.net_bands, sub)
+        if not gamma: out.append(g); continue
+        rows = g if origin == t else pd.concat([self.net_history(loads, ren, sub, t, before), g])
+        start = t
+        net = loads[sub][(loads[sub].index >= start) & (loads[sub].index <= origin)]
+        for k in keys:
+            if k[1] == sub: net = net - ren[k].reindex(net.index)
+        res, states[sub] = net_online(rows, gamma, t_end, states.get(sub), start, H, net)
+        out.append(res.iloc[len(res) - len(g):])
+    self._online = {'from': t, 'as_of': origin, 'states': states, 'seen': seen(origin)}
+    return pd.concat(out)
+
 # %% ../nbs/02b_net_load.ipynb #4a57af63
 @patch
 def forecast(self:NetLoadModel, loads:dict|None, ren:dict|None, subsystems:list|None=None) -> pd.DataFrame:
@@ -231,10 +360,12 @@ def forecast(self:NetLoadModel, loads:dict|None, ren:dict|None, subsystems:list|
     if len(parts) == 2 and self.net_bands:
         l, r = parts
         n = l.set_index(['subsystem', 'timestamp'])[['origin', 'horizon', 'p50_mw']].copy()
-        n['p50_mw'] -= r.groupby(['subsystem', 'timestamp'])['p50_mw'].sum().reindex(n.index).fillna(0)
+        g = r.assign(w2=(r.p90_mw - r.p10_mw) ** 2).groupby(['subsystem', 'timestamp'])[['p50_mw', 'w2']].sum().reindex(n.index).fillna(0)
+        n['p50_mw'] -= g.p50_mw
         n = n.reset_index()
-        q = np.array([self.net_bands.get(s, {}).get(h, (np.nan, np.nan)) for s, h in zip(n.subsystem, n.horizon)]).reshape(-1, 2)
-        parts.append(n.assign(p10_mw=n.p50_mw + q[:, 0], p90_mw=n.p50_mw + q[:, 1], series='net_load').dropna(subset=['p10_mw']))
+        lo, hi = net_band_mw(self.net_bands, n.subsystem, n.horizon, np.sqrt(g.w2.to_numpy()))
+        n = n.assign(p10_mw=n.p50_mw + lo, p90_mw=n.p50_mw + hi, series='net_load').dropna(subset=['p10_mw'])
+        parts.append(self.net_served(n, loads, ren, origin))   # the band corrected online, as `net_backtest` scores it
     return pd.concat([p[PREDICTION_COLUMNS] for p in parts], ignore_index=True)
 
 # %% ../nbs/02b_net_load.ipynb #4bc831cb

@@ -14,14 +14,16 @@ from fastcore.basics import patch
 
 from .core import DataError, FlatForest, as_utc, conformal_quantiles, value_at, atomic_folder, error_metrics, json_safe, parallel_map
 from .etl import LOCAL_TZ, SUBSYSTEMS, read_ons_balance
+from .forecast import ONLINE_GAMMA, online_band
 
 # %% auto #0
 __all__ = ['KINDS', 'SITES', 'NIGHT_ELEVATION', 'CAPACITY_DAYS', 'LAGS', 'BASELINES', 'LGBM_RENEWABLE', 'LEVEL_BINS',
-           'MATERIAL_MW', 'RENEWABLE_FILES', 'read_balance_files', 'renewable_series', 'sun_elevation',
+           'ONLINE_WARMUP', 'MATERIAL_MW', 'RENEWABLE_FILES', 'read_balance_files', 'renewable_series', 'sun_elevation',
            'capacity_proxy', 'lag', 'nan_quantile', 'RenewableDesign', 'baseline_forecast', 'training_rows',
-           'level_band', 'band_at', 'fit_renewable', 'RenewableForecaster', 'series_key', 'split_key', 'material',
-           'train_renewables', 'save_renewables', 'load_renewables', 'backtest_renewables', 'mw_metrics',
-           'renewable_scores', 'evaluate_renewables', 'renewables_table', 'plot_week', 'plot_error_profile']
+           'level_band', 'band_at', 'quantiles_mw', 'fit_renewable', 'RenewableForecaster', 'series_key', 'split_key',
+           'material', 'train_renewables', 'history_record', 'same_history', 'save_renewables', 'load_renewables',
+           'backtest_renewables', 'mw_metrics', 'renewable_scores', 'evaluate_renewables', 'renewables_table',
+           'plot_week', 'plot_error_profile']
 
 # %% ../nbs/02a_renewables.ipynb #0cea2b45
 KINDS = {'wind': 'wind_mw', 'solar': 'solar_mw'}   # series name -> column of the ETL's table and of `read_ons_balance`
@@ -202,12 +204,22 @@ def band_at(band:dict, level:np.ndarray) -> tuple:
     b = np.searchsorted(np.asarray(band['edges']), level)
     return np.asarray(band['lo'])[b], np.asarray(band['hi'])[b]
 
+def quantiles_mw(level:np.ndarray, lo:np.ndarray, hi:np.ndarray, cap:np.ndarray,
+                 night:np.ndarray|None=None,   # solar: the validation nights' normalised P10/P50/P90 (rows × 3)
+                 day:np.ndarray|None=None,     # solar: daylight at the target hour (`None`: wind)
+                ) -> tuple:
+    "(P10, P50, P90) in MW: the normalised P50 `level` and its error quantiles `lo`/`hi` times the capacity proxy `cap`; solar never below zero by day, the nights' quantiles by night."
+    p10, p50, p90 = (level + lo) * cap, level * cap, (level + hi) * cap
+    if day is not None: p10, p50, p90 = (np.where(day, np.maximum(p, 0), night[:, j] * cap) for j, p in enumerate((p10, p50, p90)))
+    return np.minimum(p10, p50), p50, np.maximum(p90, p50)
+
 # %% ../nbs/02a_renewables.ipynb #c2c5f8b5
 def fit_renewable(d:RenewableDesign, h:int, train_start, train_end,
                   val_days:int=365,    # the last days before `train_end`: early stopping and the band
                   seed:int=0, n_jobs:int=1, **params) -> tuple:   # (booster, band, validation errors)
     """One horizon's LightGBM on capacity-normalised data: fitted without the validation days, calibrated on them, refitted on all.
-    The validation errors (actual − P50, MW, out of sample) come back as `(origins, errors)` for the net load's band."""
+    The validation errors (actual − P50, MW, out of sample) and P10–P90 widths (MW) come back as `(origins, errors, widths)`
+    for the net load's band."""
     import lightgbm as lgb
     end = as_utc(train_end); cut = end - pd.Timedelta(days=val_days)
     fit, val, rows = training_rows(d, h, train_start, cut), training_rows(d, h, cut, end), training_rows(d, h, train_start, end)
@@ -224,7 +236,9 @@ def fit_renewable(d:RenewableDesign, h:int, train_start, train_end,
     if d.kind == 'solar':   # night: the P10/P50/P90 of the (small) output the validation nights had, per unit of capacity
         band['night'] = np.quantile(y[every][~day], [0.1, 0.5, 0.9]).tolist() if (~day).any() else [0.0, 0.0, 0.0]
         pv = np.where(day, np.maximum(pv, 0), band['night'][1])
-    errors = (d.index[every], (y[every] - pv) * d.cap[every])
+    lo, hi = band_at(band, pv); cap = d.cap[every]
+    p10, _, p90 = quantiles_mw(pv, lo, hi, cap, *((np.tile(band['night'], (len(pv), 1)), day) if d.kind == 'solar' else ()))
+    errors = (d.index[every], (y[every] - pv) * cap, p90 - p10)
     return lgb.train(p, lgb.Dataset(X[rows], y[rows]), max(first.best_iteration, 20)), band, errors
 
 # %% ../nbs/02a_renewables.ipynb #dc296795
@@ -234,7 +248,8 @@ class RenewableForecaster:
     boosters:dict                            # 'wind/NE' -> {horizon: booster}
     bands:dict                               # 'wind/NE' -> {horizon: `level_band`}
     meta:dict=field(default_factory=dict)    # training period, seconds, versions
-    validation:dict=field(default_factory=dict, repr=False)   # 'wind/NE' -> {horizon: out-of-sample errors (MW) by origin}, after training only
+    validation:dict=field(default_factory=dict, repr=False)   # 'wind/NE' -> {horizon: out-of-sample `error_mw` and band `width_mw` by origin}, after training only
+    online_gamma:float=0.0                   # step of the online band correction (`online_band`; 0: the band as calibrated)
     @property
     def keys(self) -> list: return sorted(self.boosters)
     @property
@@ -262,12 +277,8 @@ def predict(self:RenewableForecaster, d:RenewableDesign,
         if X is not None: level[m] = self.boosters[key][hh].predict(X[m], num_threads=1)
         lo[m], hi[m] = band_at(self.bands[key][hh], level[m])
         night[m] = self.bands[key][hh].get('night', [0.0, 0.0, 0.0])
-    cap = d.cap[rows]
-    p10, p50, p90 = (level + lo) * cap, level * cap, (level + hi) * cap
-    if d.kind == 'solar':   # daylight: the model, never below zero; night: the validation nights' quantiles
-        day = sun_elevation(d.index[rows] + pd.to_timedelta(h, 'h'), *SITES[d.sub]) > NIGHT_ELEVATION
-        p10, p50, p90 = (np.where(day, np.maximum(p, 0), night[:, j] * cap) for j, p in enumerate((p10, p50, p90)))
-    return np.minimum(p10, p50), p50, np.maximum(p90, p50)
+    day = sun_elevation(d.index[rows] + pd.to_timedelta(h, 'h'), *SITES[d.sub]) > NIGHT_ELEVATION if d.kind == 'solar' else None
+    return quantiles_mw(level, lo, hi, d.cap[rows], night, day)
 
 # %% ../nbs/02a_renewables.ipynb #332f7437
 @patch(as_prop=True)
@@ -275,6 +286,51 @@ def flat(self:RenewableForecaster) -> FlatForest:
     "Every model as one `FlatForest`, in the order of `keys` × `horizons` (built once, at the first forecast)."
     if getattr(self, '_flat', None) is None: self._flat = FlatForest([self.boosters[k][h] for k in self.keys for h in self.horizons])
     return self._flat
+
+# %% ../nbs/02a_renewables.ipynb #b08ce248
+ONLINE_WARMUP = 24 * 15   # hours of history before the first origin the online correction follows (an origin's inputs read 15 days)
+
+@patch
+def online_from(self:RenewableForecaster, first_hour) -> pd.Timestamp:
+    "The first origin whose band the online correction follows: the longest horizon before the end of training, `ONLINE_WARMUP` hours after `first_hour`."
+    return max(as_utc(self.meta['train_end']) - pd.Timedelta(hours=max(self.horizons)), as_utc(first_hour) + pd.Timedelta(hours=ONLINE_WARMUP))
+
+# %% ../nbs/02a_renewables.ipynb #15c7dae3
+@patch
+def served(self:RenewableForecaster, d:RenewableDesign, rows,
+           horizons=None,              # default: every horizon of the model
+           first:int|None=None,        # first origin (position in `d`) of the online correction (default: `online_from`)
+           state:dict|None=None,       # the `online_band` state at the origin before `first` (default: a fresh start)
+           band:np.ndarray|None=None,  # `predict`'s (P10, P50, P90) at `rows`, `(len(rows), 3, len(horizons))`, when already computed
+          ) -> tuple:                  # (P10, P50, P90) MW `(len(rows), len(horizons))` and the online state after the last row
+    """The forecast served at the origins `rows` (ascending): `predict`'s band corrected online (`online_band`) by the misses since
+    training. Solar learns from daylight hours only and keeps its night band as calibrated (it is not a spread around the P50)."""
+    rows = np.asarray(rows, int); hs = np.asarray(self.horizons if horizons is None else horizons, int)
+    calib = lambda r: np.stack([np.column_stack(self.predict(d, h, r)) for h in hs], 2)
+    b = calib(rows) if band is None else np.asarray(band, float)
+    if not self.online_gamma or not len(rows): return b[:, 0], b[:, 1], b[:, 2], state
+    first = int(d.index.searchsorted(self.online_from(d.index[0]))) if first is None else first
+    fr, H = np.ones((len(rows), 2, len(hs))), max(self.horizons)   # factors of the band's two sides; 1 before the correction starts
+    if state is not None: fr[rows == first - 1] = np.exp(np.asarray(state['z']))[:, hs - 1]
+    grid, at = np.arange(first, rows.max() + 1), rows >= first
+    if len(grid):
+        full = np.full((len(grid), 3, H), np.nan)   # every origin of the correction, every horizon (NaN: not issued, not followed)
+        full[np.ix_(rows[at] - first, range(3), hs - 1)] = b[at]
+        other = np.setdiff1d(grid[np.isfinite(d.level[grid])], rows)
+        if len(other): full[np.ix_(other - first, range(3), hs - 1)] = calib(other)
+        learn = d.index[grid] >= as_utc(self.meta['train_end'])   # learn from hours after training only
+        if d.kind == 'solar': learn &= sun_elevation(d.index[grid], *SITES[d.sub]) > NIGHT_ELEVATION   # by day: the night band does not move
+        seen = np.where(learn, d.y[grid], np.nan)
+        f, state = online_band(full, seen, self.online_gamma, state=state)
+        state['as_of'] = d.index[grid[-1]]
+        fr[at] = f[np.ix_(rows[at] - first, range(2), hs - 1)]
+    if d.kind == 'solar':   # night targets: the band as calibrated
+        tt = d.index[rows.repeat(len(hs))] + pd.to_timedelta(np.tile(hs, len(rows)), 'h')
+        fr = np.where((sun_elevation(tt, *SITES[d.sub]) > NIGHT_ELEVATION).reshape(len(rows), 1, len(hs)), fr, 1.0)
+    p10, p50, p90 = b[:, 0], b[:, 1], b[:, 2]
+    lo, hi = p50 - fr[:, 0] * (p50 - p10), p50 + fr[:, 1] * (p90 - p50)
+    if d.kind == 'solar': lo = np.maximum(lo, np.minimum(p10, 0))   # a widened solar band stays at or above zero
+    return lo, p50, hi, state
 
 # %% ../nbs/02a_renewables.ipynb #849ee944
 def _fit_job(s:pd.Series, key:str, h:int, train_start, train_end, val_days:int, seed:int) -> tuple:
@@ -298,6 +354,7 @@ def train_renewables(series:dict,               # `renewable_series`
                      val_days:int=365,          # validation days before `train_end` (early stopping, band)
                      horizons=range(1, 25),     # horizons to train
                      workers:int=2,             # processes
+                     online_gamma:float=ONLINE_GAMMA,   # step of the online band correction after training (the load's; 0: off)
                      seed:int=0, log=print) -> RenewableForecaster:
     "Train every material series (`material`) with enough history, every horizon; the others stay out (the net load counts them as zero)."
     import lightgbm as lgb
@@ -314,38 +371,70 @@ def train_renewables(series:dict,               # `renewable_series`
     data = {key: series[split_key(key)][lambda s: s.index < end] for key in keys}   # nothing after the training end reaches the workers
     boosters, bands, errors = {k: {} for k in keys}, {k: {} for k in keys}, {k: {} for k in keys}
     tasks = [(data[k], k, h, start, end, val_days, seed) for k, h in jobs]
-    for (_, key, h, *_), (text, band, (origins, err)) in parallel_map(_fit_job, tasks, workers=workers):
+    for (_, key, h, *_), (text, band, (origins, err, width)) in parallel_map(_fit_job, tasks, workers=workers):
         boosters[key][h], bands[key][h] = lgb.Booster(model_str=text), band
-        errors[key][h] = pd.Series(err, index=origins)
+        errors[key][h] = pd.DataFrame({'error_mw': err, 'width_mw': width}, index=origins)
     meta = {'train_start': str(start), 'train_end': str(end), 'val_days': val_days, 'series': keys, 'skipped': skipped, 'horizons': list(horizons),
             'train_seconds': round(time.time() - t0, 1), 'lightgbm': lgb.__version__}
     if log: log(f'renewables: {len(keys)} series x {len(list(horizons))} horizons trained in {meta["train_seconds"]:.0f}s')
-    return RenewableForecaster(boosters, bands, meta, errors)
+    return RenewableForecaster(boosters, bands, meta, errors, online_gamma)
+
+# %% ../nbs/02a_renewables.ipynb #e9577997
+def history_record(series:dict, start, end) -> dict:
+    "What each series of `series` holds in `[start, end)`: its first hour there and a copy of its values; cheap to take and to compare (`same_history`)."
+    out = {}
+    for k, s in series.items():
+        a, b = s.index.searchsorted(as_utc(start)), s.index.searchsorted(as_utc(end))
+        out[k] = (s.index[a] if a < len(s) else None, np.array(s.to_numpy(float)[a:b]))
+    return out
+
+def same_history(a:dict, b:dict) -> bool:
+    "Whether two `history_record`s hold the same hours and values (NaN equal to NaN)."
+    return a.keys() == b.keys() and all(x[0] == y[0] and np.array_equal(x[1], y[1], equal_nan=True) for x, y in ((a[k], b[k]) for k in a))
+
+# %% ../nbs/02a_renewables.ipynb #55ce6439
+@patch
+def online_memo(self:RenewableForecaster, key:str, s:pd.Series) -> tuple:
+    """Where the online correction of a forecast at the last hour of `s` (series `key`) starts: (first origin to replay, the
+    state before it, a function that records what `s` holds up to an hour). The state is the last call's when `s` holds
+    the same values as then since `online_from` (and the inputs before it), else a fresh one."""
+    t = self.online_from(s.index[0]); read_from = t - pd.Timedelta(hours=ONLINE_WARMUP + 24 * CAPACITY_DAYS)
+    seen = lambda a: history_record({key: s}, read_from, a + pd.Timedelta(hours=1))
+    m = self.__dict__.get('_online', {}).get(key)
+    if m and m['from'] == t and m['as_of'] <= s.index[-1] and same_history(m['seen'], seen(m['as_of'])): return m['as_of'] + pd.Timedelta(hours=1), m['state'], seen
+    return t, None, seen
 
 # %% ../nbs/02a_renewables.ipynb #af0531a8
 @patch
 def forecast(self:RenewableForecaster, series:dict,   # `renewable_series` up to the origin (at least 15 days)
              origin=None,                              # the forecast origin (default: the last hour every series knows)
             ) -> pd.DataFrame:                         # origin, timestamp, series, subsystem, horizon, p10_mw, p50_mw, p90_mw
-    "Wind and solar of the hours after `origin`, every series and horizon of the model."
+    "Wind and solar of the hours after `origin`, every series and horizon of the model; the band corrected online by the hours observed since training (`served`), going on from the last call when it saw the same history."
     keep = 24 * 15
     if origin is None:
         ends = [series[split_key(k)].dropna().index.max() for k in self.keys if split_key(k) in series]
         if not ends or any(e is pd.NaT for e in ends): raise DataError('no wind or solar history', expected='the series of the model')
         origin = min(ends)
-    origin, designs, hs = as_utc(origin), [], np.array(self.horizons)
+    origin, designs, online, hs = as_utc(origin), [], [], np.array(self.horizons)
     for key in self.keys:
         kind, sub = split_key(key)
         if (kind, sub) not in series: raise DataError(f'no history of {kind} in {sub}', column=f'{kind}_mw')
-        s = series[(kind, sub)]
-        s = s.iloc[s.index.searchsorted(origin - pd.Timedelta(hours=keep + 24 * CAPACITY_DAYS), 'right'):s.index.searchsorted(origin, 'right')]
+        s = series[(kind, sub)]; end = s.index.searchsorted(origin, 'right')
+        first, state, seen = self.online_memo(key, s.iloc[:end]) if self.online_gamma and end else (origin, None, None)
+        s = s.iloc[s.index.searchsorted(min(first, origin) - pd.Timedelta(hours=keep + 24 * CAPACITY_DAYS), 'right'):end]   # replay from `first`
         if not len(s) or s.index[-1] != origin or not np.isfinite(s.iloc[-1]):
             raise DataError(f'{kind} {sub}: no value at the origin {origin}', column=f'{kind}_mw', expected='an observed value at the origin hour')
-        designs.append(RenewableDesign(s, kind, sub))
+        designs.append(RenewableDesign(s, kind, sub)); online.append((key, first, state, seen))
     # one walk through every model's trees (`flat`): a call of LightGBM per series and horizon would cost more than the trees
     X = np.vstack([np.column_stack(list(d.input_arrays(hs, np.full(len(hs), len(d.y) - 1)).values())) for d in designs])
     level = self.flat.predict(X).reshape(len(designs), len(hs))
-    out = [(d.kind, d.sub, hs, *self.predict(d, hs, np.full(len(hs), len(d.y) - 1), level[i])) for i, d in enumerate(designs)]
+    out = []
+    for (key, first, state, seen), d, lv in zip(online, designs, level):
+        b = np.stack(self.predict(d, hs, np.full(len(hs), len(d.y) - 1), lv))[None]
+        *q, state = self.served(d, [len(d.y) - 1], hs, int(d.index.searchsorted(first)), state, b)   # corrected online since training
+        if state is not None: self.__dict__.setdefault('_online', {})[key] = {'from': self.online_from(series[split_key(key)].index[0]),
+                                                                             'as_of': state['as_of'], 'state': state, 'seen': seen(state['as_of'])}
+        out.append((d.kind, d.sub, hs, *(x[0] for x in q)))
     hs = np.concatenate([o[2] for o in out])   # one table at the end: building one per series costs more than the forecast
     return pd.DataFrame({'origin': origin, 'timestamp': origin + pd.to_timedelta(hs, 'h'), 'series': np.repeat([o[0] for o in out], len(self.horizons)),
                          'subsystem': np.repeat([o[1] for o in out], len(self.horizons)), 'horizon': hs,
@@ -360,7 +449,7 @@ def save_renewables(fc:RenewableForecaster, path) -> Path:
     with atomic_folder(path) as tmp:
         joblib.dump({k: {h: b.model_to_string() for h, b in bs.items()} for k, bs in fc.boosters.items()}, tmp/'boosters.joblib', compress=3)
         bands = {k: {str(h): b for h, b in bs.items()} for k, bs in fc.bands.items()}
-        (tmp/'renewables.json').write_text(json.dumps(json_safe({'bands': bands, 'meta': fc.meta}), indent=1))
+        (tmp/'renewables.json').write_text(json.dumps(json_safe({'bands': bands, 'meta': fc.meta, 'online_gamma': fc.online_gamma}), indent=1))
     return Path(path)
 
 # %% ../nbs/02a_renewables.ipynb #726dec48
@@ -374,24 +463,28 @@ def load_renewables(path) -> RenewableForecaster:
         texts, js = joblib.load(path/'boosters.joblib'), json.loads((path/'renewables.json').read_text())
         boosters = {k: {int(h): lgb.Booster(model_str=t) for h, t in bs.items()} for k, bs in texts.items()}
     except Exception as e: raise DataError(f'unreadable renewables model ({type(e).__name__}: {e})', path) from None
-    return RenewableForecaster(boosters, {k: {int(h): b for h, b in bs.items()} for k, bs in js['bands'].items()}, js['meta'])
+    return RenewableForecaster(boosters, {k: {int(h): b for h, b in bs.items()} for k, bs in js['bands'].items()}, js['meta'],
+                               online_gamma=float(js.get('online_gamma', 0.0)))   # older folders: the band as calibrated
 
 # %% ../nbs/02a_renewables.ipynb #55d8b0e9
 def backtest_renewables(fc:RenewableForecaster, series:dict, start, end,
                         horizons=None,        # default: every horizon of the model
                        ) -> pd.DataFrame:     # one row per series, subsystem, horizon and target hour in [start, end)
-    "Forecasts of the model and the baselines for every target hour in `[start, end)` with an observed value."
+    "Forecasts of the model (its band as served: corrected online since training) and the baselines for every target hour in `[start, end)` with an observed value."
     start, end = as_utc(start), as_utc(end)
     out = []
     for key in fc.keys:
         kind, sub = split_key(key)
         if (kind, sub) not in series: continue
-        d = RenewableDesign(series[(kind, sub)], kind, sub)
-        for h in horizons or fc.horizons:
-            tt, act = d.target_time(h), d.actual(h)
-            rows = np.flatnonzero((tt >= start) & (tt < end) & np.isfinite(act) & np.isfinite(d.level))
+        d, hs = RenewableDesign(series[(kind, sub)], kind, sub), list(horizons or fc.horizons)
+        each = {h: np.flatnonzero((d.target_time(h) >= start) & (d.target_time(h) < end) & np.isfinite(d.actual(h)) & np.isfinite(d.level)) for h in hs}
+        every = np.unique(np.concatenate(list(each.values())))
+        if not len(every): continue
+        q = fc.served(d, every, hs)[:3]   # the served band: corrected online from the end of training
+        for j, h in enumerate(hs):
+            tt, act, rows = d.target_time(h), d.actual(h), each[h]
             if not len(rows): continue
-            p10, p50, p90 = fc.predict(d, h, rows)
+            p10, p50, p90 = (x[np.searchsorted(every, rows), j] for x in q)
             out.append(pd.DataFrame({'series': kind, 'subsystem': sub, 'horizon': h, 'origin': d.index[rows], 'timestamp': tt[rows],
                                      'actual_mw': act[rows], 'p10_mw': p10, 'p50_mw': p50, 'p90_mw': p90}
                                     | {b: baseline_forecast(d, h, b)[rows] for b in BASELINES}))

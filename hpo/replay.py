@@ -11,22 +11,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from fastcore.script import Param
-from .core import DataError, HPOError, atomic_path, call_parse_hyphens, json_safe, parse_date
+from .core import DataError, HPOError, atomic_path, call_parse_hyphens, json_safe, parse_date, parallel_map, task_client, utc_iso
 from .etl import (SUBSYSTEMS, LOCAL_TZ, default_data_dir, locate_source, read_ons_balance, read_ons_stored_energy,
                   read_natural_inflows, read_newave_thermal, read_newave_groups)
 from .dispatch import (System, Inputs, LinearProgram, HM3_PER_M3S_HOUR, DECK, DECK_SUBSYSTEMS, FICTITIOUS_NODES,
                        dispatch, deck_system, build_lp, solve_highs, cumulative_productivity, with_incremental_inflows,
-                       resolve_water_value)
+                       resolve_water_value, net_export_bounds)
 
 # %% auto #0
 __all__ = ['REPLAY_FILES', 'REPLAY_COLUMNS', 'DECK_STATE_DATE', 'DECK_STATE_DAYS', 'LOAD_LEVEL_HOURS', 'SPILL_LOSS_RS_MWH',
-           'TARGET_PENALTY', 'TREND_DAYS', 'REPLAY_OPTIONS', 'METRIC_KEYS', 'replay_dates', 'day_hours',
-           'read_balances', 'observed_day', 'read_stored_energy', 'day_stored_energy', 'with_stored_energy',
-           'stored_energy_pct', 'with_monthly_inflows', 'merit_order_thermal', 'load_levels', 'group_month',
-           'day_interchange_groups', 'with_feasible_outflow_min', 'day_system', 'price_spill_per_mwh', 'replay_day',
-           'stored_energy_trend', 'add_stored_energy_target', 'dispatch_with_targets', 'with_sin', 'replay_metrics',
-           'ReplayData', 'inflows_once', 'load_replay_data', 'check_replay_options', 'replay', 'plot_replay',
-           'metrics_table', 'write_replay', 'hpo_replay']
+           'TARGET_PENALTY', 'TREND_DAYS', 'EXCHANGE_DAYS', 'REPLAY_OPTIONS', 'METRIC_KEYS', 'replay_dates',
+           'day_hours', 'read_balances', 'observed_day', 'read_stored_energy', 'day_stored_energy',
+           'with_stored_energy', 'stored_energy_pct', 'with_monthly_inflows', 'merit_order_thermal', 'load_levels',
+           'group_month', 'day_interchange_groups', 'with_feasible_outflow_min', 'day_system', 'replay_day',
+           'stored_energy_trend', 'add_stored_energy_target', 'dispatch_with_targets', 'exchange_envelope', 'with_sin',
+           'replay_metrics', 'ReplayData', 'inflows_once', 'load_replay_data', 'check_replay_options', 'month_base',
+           'replay_one', 'replay_fingerprint', 'replay_data_checked', 'replay_task', 'replay', 'plot_stored_energy',
+           'plot_replay', 'metrics_table', 'write_replay', 'hpo_replay']
 
 # %% ../nbs/03b_replay.ipynb #39aa949b
 REPLAY_FILES = {   # what the replay reads in a data folder laid out like ../shared/data
@@ -235,23 +236,15 @@ def day_system(base:System,              # the deck's system of the day's month 
 # %% ../nbs/03b_replay.ipynb #b17c0a0c
 SPILL_LOSS_RS_MWH = 1.0   # R$ per MWh a spilled m³/s could have made at its plant: the dispatch's SPILL_PENALTY at 1 MW per m³/s
 
-def price_spill_per_mwh(lp:LinearProgram, system:System, price:float=SPILL_LOSS_RS_MWH):
-    """Spill of plant i at price·ρ[i] per m³/s·h, the energy its turbines lose, instead of the dispatch's flat SPILL_PENALTY:
-    cost of s[i,t] = π·ρ[i] (0 at a reservoir without turbines, whose spill is its release to the plant below). Call it
-    after every family is added: it edits the costs of `lp.arrays()`."""
-    rho = system.plants['productivity_mw_per_m3s'].to_numpy(float)
-    lp.arrays()['cost'][lp.blocks['spilled']] = price * rho[:, None]
-
 # %% ../nbs/03b_replay.ipynb #babfa7ab
 def replay_day(system:System,       # the day's system (`day_system`)
                inputs:Inputs,       # the day's observed load, wind and solar (`observed_day`)
                observed:pd.DataFrame, # ONS's hydro, thermal and net export of the day (`observed_day`)
                change:dict|None=None, # stored energy targets (`stored_energy_trend`), or None: the dispatch as it is
-               spill_rs_mwh:float|None=None, # spill priced per MWh lost (`price_spill_per_mwh`); None: the dispatch's per m³/s
-              )->pd.DataFrame:      # `REPLAY_COLUMNS`, one row per hour and subsystem; attrs: status, message, seconds
+              )->pd.DataFrame:      # `REPLAY_COLUMNS`, one row per hour and subsystem; attrs: status, message, seconds, stored_energy_end_pct
     "Dispatch one day and put the model's hydro, thermal and net export next to ONS's (status `infeasible`: a limit not met, named in the message)."
     t0 = time.perf_counter()
-    if change or spill_rs_mwh is not None: model, status, message = dispatch_with_targets(system, inputs, change, spill_rs_mwh)
+    if change: model, status, message = dispatch_with_targets(system, inputs, change)
     else:
         r = dispatch(system, inputs)
         if not len(r.balance):   # the solver found no solution at all (a day with slack-covered limits still has one)
@@ -259,9 +252,13 @@ def replay_day(system:System,       # the day's system (`day_system`)
         B, status, message = r.balance, r.status, r.message
         model = pd.DataFrame({'timestamp': B['timestamp'], 'subsystem': B['subsystem'], 'hydro_mw': B['hydro'],
                               'thermal_mw': B['thermal'], 'net_export_mw': -B['interchange']})
+        end = r.dispatch[r.dispatch['timestamp'] == r.dispatch['timestamp'].max()].set_index('code')['volume_hm3']
+        P = system.plants.reset_index(drop=True)
+        model.attrs['stored_energy_end_pct'] = stored_energy_pct(P.assign(volume_initial_hm3=P['code'].map(end).to_numpy(float))).round(3).to_dict()
     out = model.merge(observed, on=['timestamp', 'subsystem'], how='left')[REPLAY_COLUMNS]
     out = out.sort_values(['timestamp', 'subsystem'], kind='stable').reset_index(drop=True)
-    out.attrs.update(status=status, message=message, seconds=round(time.perf_counter() - t0, 3))
+    out.attrs.update(status=status, message=message, seconds=round(time.perf_counter() - t0, 3),
+                     stored_energy_end_pct=model.attrs.get('stored_energy_end_pct', {}))
     return out
 
 # %% ../nbs/03b_replay.ipynb #4b38935f
@@ -310,12 +307,10 @@ def _target_status(system:System, inputs:Inputs, lp:LinearProgram, x:np.ndarray)
 # %% ../nbs/03b_replay.ipynb #33980ce5
 def dispatch_with_targets(system:System, inputs:Inputs,
                           change:dict|None=None,        # stored energy targets (`add_stored_energy_target`), or None
-                          spill_rs_mwh:float|None=None, # spill priced per MWh lost (`price_spill_per_mwh`), or None
                          )->tuple[pd.DataFrame, str, str]:
     "The dispatch LP with the replay's additions, solved with HiGHS: hourly hydro, thermal and net export per subsystem; status; message."
     lp = build_lp(system, inputs)
     if change: add_stored_energy_target(lp, system, inputs, change)
-    if spill_rs_mwh is not None: price_spill_per_mwh(lp, system, spill_rs_mwh)   # last: it edits the built costs
     sol = solve_highs(lp)
     if sol.status != 'optimal': raise HPOError(f'the dispatch of {inputs.timestamps[0]:%Y-%m-%d %H:%M} UTC failed: the solver says {sol.status!r}')
     P = system.plants.reset_index(drop=True); x, T = sol.x, inputs.hours
@@ -325,7 +320,27 @@ def dispatch_with_targets(system:System, inputs:Inputs,
     export = hydro + theta + inputs.wind + inputs.solar - c + d - inputs.load
     frame = pd.DataFrame({'timestamp': np.tile(inputs.timestamps, len(SUBSYSTEMS)), 'subsystem': np.repeat(list(SUBSYSTEMS), T),
                           'hydro_mw': hydro.ravel(), 'thermal_mw': theta.ravel(), 'net_export_mw': export.ravel()})
+    frame.attrs['stored_energy_end_pct'] = stored_energy_pct(P.assign(volume_initial_hm3=x[lp.blocks['volume']][:, -1])).round(3).to_dict()
     return (frame, *_target_status(system, inputs, lp, x))
+
+# %% ../nbs/03b_replay.ipynb #e00deecd
+EXCHANGE_DAYS = 3              # days before the replayed one whose observed net exports bound the model's, hour by hour
+
+def exchange_envelope(balance:pd.DataFrame, # `read_balances` output
+                      day,                  # the replayed local day
+                      days:int=EXCHANGE_DAYS,
+                     )->tuple[pd.DataFrame, str]|None: # (`net_export_limits` of a `System`: subsystem, hour, min_mw, max_mw; where from), or None
+    "Lowest and highest net export of each subsystem at each hour of the day over the `days` days before `day` (None: no such day)."
+    first = day_hours(day)[0]
+    past = balance[(balance['timestamp'] >= first - pd.Timedelta(days=days)) & (balance['timestamp'] < first)]
+    wide = past.pivot(index='timestamp', columns='subsystem', values='interchange_mw').reindex(columns=list(SUBSYSTEMS))
+    if wide.empty or wide.isna().all().any(): return None
+    hour = ((wide.index - first) // pd.Timedelta(hours=1)) % 24
+    by = wide.groupby(hour)
+    lo, hi = by.min().reindex(range(24)).fillna(wide.min()), by.max().reindex(range(24)).fillna(wide.max())   # an hour missing every day: the window's range
+    limits = pd.DataFrame({'subsystem': np.repeat(list(SUBSYSTEMS), 24), 'hour': np.tile(np.arange(24), len(SUBSYSTEMS)),
+                           'min_mw': lo.to_numpy(float).T.ravel(), 'max_mw': hi.to_numpy(float).T.ravel()})
+    return limits, f'ONS net export, hour by hour, of the {days} days before ({len(wide)} hours)'
 
 # %% ../nbs/03b_replay.ipynb #befbfa40
 def _corr(a:np.ndarray, b:np.ndarray) -> float:
@@ -372,6 +387,7 @@ class ReplayData:
     deck_dir: Path|None = None              # data folder with the CEPEL deck (None: the bundled data/)
     cmo_dir: Path|None = None               # data folder with `ons/cmo_semihorario` (None: the bundled data/)
     groups: tuple|None = None               # `read_newave_groups` of the deck (None: no interchange group limits)
+    spec: tuple|None = None                 # the arguments of `load_replay_data` that gave it (absolute paths): what a worker reads again
 
 # %% ../nbs/03b_replay.ipynb #b17c0a10
 def inflows_once(path)->pd.DataFrame:
@@ -392,13 +408,16 @@ def load_replay_data(data=None,            # data folder laid out like ../shared
     "The balance, stored energy, inflows, thermal plants and interchange groups for the years of `dates` found in `data`."
     if thermal not in ('merit', 'deck'): raise DataError(f'bad --thermal value {thermal!r}', expected="'merit' or 'deck'")
     if groups not in ('agrint', 'none'): raise DataError(f'bad --groups value {groups!r}', expected="'agrint' or 'none'")
+    spec = (('data', str(Path(data).resolve()) if data else None), ('balance_files', tuple(str(Path(p).resolve()) for p in balance_files) if balance_files else None),
+            ('dates', tuple(f'{pd.Timestamp(x):%Y-%m-%d}' for x in dates)), ('thermal', thermal), ('groups', groups))
     d = Path(data) if data else default_data_dir()
-    years = sorted({pd.Timestamp(x).year for x in dates})
+    replayed = sorted({pd.Timestamp(x).year for x in dates})
+    years = sorted({t.year for x in dates for t in (pd.Timestamp(x), pd.Timestamp(x) - pd.Timedelta(days=EXCHANGE_DAYS))})   # the days before too
     if not balance_files:
-        balance_files = [p for y in years if (p := locate_source(d, 'ons_balance', y)) is not None]
-        if not balance_files:
-            raise DataError(f'no ONS energy balance for {", ".join(map(str, years)) or "the dates"}', d/'ons/balanco_energia_subsistema',
+        if not any(locate_source(d, 'ons_balance', y) for y in replayed):
+            raise DataError(f'no ONS energy balance for {", ".join(map(str, replayed)) or "the dates"}', d/'ons/balanco_energia_subsistema',
                             expected='BALANCO_ENERGIA_SUBSISTEMA_YYYY.csv of the replayed years, or --balance-files')
+        balance_files = [p for y in years if (p := locate_source(d, 'ons_balance', y)) is not None]
     ear = sorted((d/REPLAY_FILES['stored_energy']).parent.glob('EAR_DIARIO_SUBSISTEMA_*.csv'))
     vaz, term = d/REPLAY_FILES['inflows'], d/REPLAY_FILES['thermal']
     deck = d if (d/'epe/pde2030/vazoes_mlt.csv').exists() else None
@@ -406,15 +425,78 @@ def load_replay_data(data=None,            # data folder laid out like ../shared
     if thermal == 'merit' and units is None: raise DataError('no NEWAVE thermal plants', term, expected='TERM.DAT, CONFT.DAT and CLAST.DAT (or --thermal deck)')
     agr = read_newave_groups((deck or default_data_dir())/DECK) if groups == 'agrint' else None
     return ReplayData(read_balances(balance_files), read_stored_energy(ear), inflows_once(vaz) if vaz.exists() else None,
-                      units, deck, d, agr)
+                      units, deck, d, agr, spec)
 
 # %% ../nbs/03b_replay.ipynb #b17c0a0e
-REPLAY_OPTIONS = {'targets': ('none', 'trend'), 'spill': ('mwh', 'm3s'), 'min-outflow': ('river', 'deck')}   # the choices of `replay`
+REPLAY_OPTIONS = {'targets': ('none', 'trend'), 'spill': ('mwh', 'm3s'), 'min-outflow': ('river', 'deck'), 'exchange': ('recent', 'free')}   # the choices of `replay`
 
-def check_replay_options(targets='none', spill='mwh', min_outflow='river'):
+def check_replay_options(targets='none', spill='mwh', min_outflow='river', exchange='recent'):
     "A `DataError` naming the first option of `replay` that is not one of its choices (`REPLAY_OPTIONS`)."
-    for (name, ok), v in zip(REPLAY_OPTIONS.items(), (targets, spill, min_outflow)):
+    for (name, ok), v in zip(REPLAY_OPTIONS.items(), (targets, spill, min_outflow, exchange)):
         if v not in ok: raise DataError(f'bad --{name} value {v!r}', expected=f"{ok[0]!r} or {ok[1]!r}")
+
+# %% ../nbs/03b_replay.ipynb #98229ccf
+@functools.lru_cache(maxsize=24)
+def month_base(deck_dir:Path|None, year:int, month:int)->System:
+    "The deck's system of a month (`deck_system`), built once per process; every day of the month starts from it and leaves it unchanged."
+    return deck_system(deck_dir, None, year, month)
+
+# %% ../nbs/03b_replay.ipynb #928d7638
+def replay_one(rd:ReplayData, day, water_value='auto', skip_missing:bool=False, targets:str='none',
+               spill:str='mwh', min_outflow:str='river', exchange:str='recent',
+              )->tuple[pd.DataFrame|None, dict]: # (`REPLAY_COLUMNS` rows of the day or None if skipped, what the day used)
+    """One replayed day (the options are `replay`'s): its rows next to ONS's, and where its state, inflows, thermal, groups,
+    exchange and water value came from, with each subsystem's stored energy at the end of the day, the model's and ONS's (% of the maximum)."""
+    t0, day = time.perf_counter(), pd.Timestamp(day)
+    try: inputs, obs = observed_day(rd.balance, day)
+    except DataError as e:
+        if not skip_missing: raise
+        return None, dict(day=day.date(), status='skipped', message=e.problem)
+    wv, wv_source = resolve_water_value(water_value, inputs.timestamps[0], rd.cmo_dir)
+    system, info = day_system(month_base(rd.deck_dir, day.year, day.month), day, rd.stored, rd.inflows, wv, rd.units, rd.groups, min_outflow)
+    change = stored_energy_trend(rd.stored, day) if targets == 'trend' else None
+    envelope = exchange_envelope(rd.balance, day) if exchange == 'recent' else None
+    if envelope is not None: system = dataclasses.replace(system, net_export_limits=envelope[0])
+    if spill == 'mwh': system = dataclasses.replace(system, spill_rs_mwh=SPILL_LOSS_RS_MWH)
+    frame = replay_day(system, inputs, obs, change)
+    info['targets'] = 'none' if change is None else 'trend of the week before'
+    info['exchange'] = envelope[1] if envelope is not None else ('no balance of the days before' if exchange == 'recent' else 'free')
+    ons_end, _ = day_stored_energy(rd.stored, day + pd.Timedelta(days=1))   # ONS's at the end of the day (None: not known)
+    ons_end = ons_end if _.startswith('ONS') else {}
+    end = {f'{s}_stored_energy_end_pct': frame.attrs['stored_energy_end_pct'].get(s, np.nan) for s in SUBSYSTEMS} \
+        | {f'{s}_ons_stored_energy_end_pct': ons_end.get(s, np.nan) for s in SUBSYSTEMS}
+    return frame, dict(day=day.date(), status=frame.attrs['status'], **info, water_value=wv_source,
+                       dispatch_s=frame.attrs['seconds'], seconds=round(time.perf_counter() - t0, 3), **end, message=frame.attrs['message'])
+
+# %% ../nbs/03b_replay.ipynb #20afab14
+def replay_fingerprint(rd:ReplayData)->str:
+    "SHA-256 of every table of `rd` (balance, stored energy, inflows, thermal plants, interchange groups): what the workers check they replay."
+    import hashlib
+    h = hashlib.sha256()
+    tables = [rd.balance, rd.stored, rd.inflows, rd.units, *(rd.groups or ())]
+    for t in tables:
+        h.update(b'-' if t is None else pd.util.hash_pandas_object(t, index=True).to_numpy().tobytes())
+    h.update(repr((rd.deck_dir, rd.cmo_dir)).encode())
+    return h.hexdigest()
+
+# %% ../nbs/03b_replay.ipynb #ff41b008
+_REPLAY_DATA = {}   # spec -> (fingerprint, ReplayData): what this process has read
+
+def replay_data_checked(spec:tuple, fp:str)->ReplayData:
+    "The replay data of `spec` (`ReplayData.spec`), read once per process; a `DataError` unless its fingerprint is `fp`."
+    if spec not in _REPLAY_DATA or _REPLAY_DATA[spec][0] != fp:   # not read yet, or read before the files changed
+        rd = load_replay_data(**dict(spec))
+        _REPLAY_DATA.clear(); _REPLAY_DATA[spec] = (replay_fingerprint(rd), rd)
+    got, rd = _REPLAY_DATA[spec]
+    if got != fp:
+        import socket
+        raise DataError(f'the replay data on {socket.gethostname()} differ from the ones the run was started with (fingerprint {got[:12]}, expected {fp[:12]})',
+                        dict(spec).get('data') or default_data_dir(), expected='the same data files at the same paths on every worker')
+    return rd
+
+def replay_task(spec:tuple, fp:str, day, options:dict)->tuple[pd.DataFrame|None, dict]:
+    "One day of a replay run as a task (`parallel_map`): `replay_one` on the data of `spec`, checked against `fp`."
+    return replay_one(replay_data_checked(spec, fp), day, **options)
 
 # %% ../nbs/03b_replay.ipynb #75e778d6
 def replay(rd:ReplayData,          # `load_replay_data`
@@ -423,31 +505,42 @@ def replay(rd:ReplayData,          # `load_replay_data`
            skip_missing:bool=False, # skip a day with a missing hour instead of stopping
            targets:str='none',     # 'trend': stored energy targets from the week before (`stored_energy_trend`); 'none'
            log=print,
-           spill:str='mwh',        # 'mwh': spill priced per MWh lost (`price_spill_per_mwh`); 'm3s': the dispatch's per m³/s
+           spill:str='mwh',        # 'mwh': spill priced per MWh lost (a system's `spill_rs_mwh`); 'm3s': the dispatch's per m³/s
            min_outflow:str='river', # 'river': minimum outflows held to what the river can give (`with_feasible_outflow_min`); 'deck'
+           exchange:str='recent',  # 'recent': net exports within ONS's of the days before (`exchange_envelope`); 'free'
+           client=None,            # a Dask client (`hpo.core.task_client`): one task per day on its cluster; None: here, in order
           )->tuple[pd.DataFrame, pd.DataFrame]: # (`REPLAY_COLUMNS` rows of every day, one row per day: sources, status, seconds)
-    "Replay `dates`: the rows of every day in date order, and what each day used."
-    check_replay_options(targets, spill, min_outflow)
-    bases, frames, days = {}, [], []
-    for day in map(pd.Timestamp, dates):
-        t0 = time.perf_counter()
-        try: inputs, obs = observed_day(rd.balance, day)
-        except DataError as e:
-            if not skip_missing: raise
-            days.append(dict(day=day.date(), status='skipped', message=e.problem)); continue
-        key = (day.year, day.month)
-        if key not in bases: bases[key] = deck_system(rd.deck_dir, None, day.year, day.month)
-        wv, wv_source = resolve_water_value(water_value, inputs.timestamps[0], rd.cmo_dir)
-        system, info = day_system(bases[key], day, rd.stored, rd.inflows, wv, rd.units, rd.groups, min_outflow)
-        change = stored_energy_trend(rd.stored, day) if targets == 'trend' else None
-        frame = replay_day(system, inputs, obs, change, SPILL_LOSS_RS_MWH if spill == 'mwh' else None)
-        frames.append(frame)
-        info['targets'] = 'none' if change is None else 'trend of the week before'
-        days.append(dict(day=day.date(), status=frame.attrs['status'], **info, water_value=wv_source,
-                         dispatch_s=frame.attrs['seconds'], seconds=round(time.perf_counter() - t0, 3), message=frame.attrs['message']))
-        log(f'{day:%Y-%m-%d}: {frame.attrs["message"]} ({days[-1]["seconds"]:.2f} s)')
+    "Replay `dates`: the rows of every day in date order, and what each day used (the same with or without a cluster)."
+    check_replay_options(targets, spill, min_outflow, exchange)
+    opts = dict(water_value=water_value, skip_missing=skip_missing, targets=targets, spill=spill, min_outflow=min_outflow, exchange=exchange)
+    days = [pd.Timestamp(d) for d in dates]
+    if client is None: results = ((d, replay_one(rd, d, **opts)) for d in days)
+    else:
+        if rd.spec is None: raise DataError('a replay on a cluster needs data read by load_replay_data', expected='the ReplayData of load_replay_data (its files are read again by each worker)')
+        fp = replay_fingerprint(rd)
+        results = ((it[2], r) for it, r in parallel_map(replay_task, [(rd.spec, fp, d, opts) for d in days], client=client))
+    frames, rows = [], []
+    for day, (frame, row) in results:
+        rows.append(row)
+        if frame is not None: frames.append(frame); log(f'{day:%Y-%m-%d}: {row["message"]} ({row["seconds"]:.2f} s)')
     if not frames: raise DataError('no day could be replayed', rd.balance.attrs.get('path'), expected='balance rows for the replayed days')
-    return pd.concat(frames, ignore_index=True), pd.DataFrame(days)
+    return pd.concat(frames, ignore_index=True), pd.DataFrame(rows)
+
+# %% ../nbs/03b_replay.ipynb #b2d8c2b1
+def plot_stored_energy(days:pd.DataFrame): # `replay`'s days (with the `*_stored_energy_end_pct` columns)
+    "A figure: each subsystem's stored energy at the end of every replayed day, the model's next to ONS's (each day starts from ONS's of the day before)."
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, len(SUBSYSTEMS), figsize=(12, 2.8), sharex=True)
+    d = days[days['status'] != 'skipped']
+    x = pd.to_datetime(d['day'])
+    for ax, s in zip(axes, SUBSYSTEMS):
+        ax.plot(x, d[f'{s}_ons_stored_energy_end_pct'], color='black', lw=1, marker='.', label='ONS')
+        ax.plot(x, d[f'{s}_stored_energy_end_pct'], color='#1f77b4', lw=1, marker='.', label='model')
+        ax.set_title(f'{s}: stored energy, % (end of day)', fontsize=9); ax.tick_params(labelsize=7)
+        ax.tick_params(axis='x', labelrotation=45)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
 
 # %% ../nbs/03b_replay.ipynb #9a4608eb
 def plot_replay(frame:pd.DataFrame): # `replay` rows
@@ -479,16 +572,16 @@ def metrics_table(metrics:dict) -> str:
 
 # %% ../nbs/03b_replay.ipynb #71427ea7
 def write_replay(frame:pd.DataFrame, days:pd.DataFrame, metrics:dict, out) -> dict:
-    "Write `replay.csv`, `replay_days.csv`, `replay_metrics.json` and `replay_hydro.png` to the folder `out`, each atomically."
+    "Write `replay.csv`, `replay_days.csv`, `replay_metrics.json`, `replay_hydro.png` and `replay_stored_energy.png` to the folder `out`, each atomically."
     import matplotlib; import matplotlib.pyplot as plt
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    paths = {k: out/n for k, n in (('rows', 'replay.csv'), ('days', 'replay_days.csv'), ('metrics', 'replay_metrics.json'), ('plot', 'replay_hydro.png'))}
-    with atomic_path(paths['rows']) as p: frame.assign(timestamp=frame['timestamp'].dt.strftime('%Y-%m-%dT%H:%M:%SZ')).round(3).to_csv(p, index=False)
+    paths = {k: out/n for k, n in (('rows', 'replay.csv'), ('days', 'replay_days.csv'), ('metrics', 'replay_metrics.json'), ('plot', 'replay_hydro.png'), ('stored', 'replay_stored_energy.png'))}
+    with atomic_path(paths['rows']) as p: frame.assign(timestamp=utc_iso(frame['timestamp'])).round(3).to_csv(p, index=False)
     with atomic_path(paths['days']) as p: days.to_csv(p, index=False)
     with atomic_path(paths['metrics']) as p: p.write_text(json.dumps(json_safe(metrics, 4), indent=1) + '\n')
-    fig = plot_replay(frame)
-    with atomic_path(paths['plot']) as p: fig.savefig(p, format='png', dpi=90)
-    plt.close(fig)
+    for key, fig in (('plot', plot_replay(frame)), ('stored', plot_stored_energy(days))):
+        with atomic_path(paths[key]) as p: fig.savefig(p, format='png', dpi=90)
+        plt.close(fig)
     return paths
 
 # %% ../nbs/03b_replay.ipynb #56209478
@@ -506,16 +599,20 @@ def hpo_replay(data:str=None,          # data folder laid out like ../shared/dat
                groups:str='agrint',    # 'agrint': the deck's interchange group limits (`agrint.dat`); 'none'
                spill:str='mwh',        # 'mwh': spill priced per MWh lost at its plant; 'm3s': the dispatch's flat price per m³/s
                min_outflow:str='river', # 'river': a minimum outflow the inflow and reservoir cannot give is held to what they can; 'deck'
+               exchange:str='recent',  # 'recent': each subsystem's net export kept within what ONS carried at that hour over the 3 days before; 'free'
+               workers:int=1,          # days replayed side by side by that many local worker processes (Dask); 1: in this process
+               scheduler:str=None,     # address of a running Dask scheduler (tcp://HOST:PORT) whose workers replay the days
               ):
     "Replay real days: dispatch each with its observed load, wind and solar and compare hydro, thermal and net export with ONS."
     t0 = time.perf_counter()
     if not start: raise DataError('no --start given', expected='--start YYYY-MM-DD')
-    dates = replay_dates(start, end or start, every); check_replay_options(targets, spill, min_outflow)
+    dates = replay_dates(start, end or start, every); check_replay_options(targets, spill, min_outflow, exchange)
     rd = load_replay_data(data, balance_files, dates, thermal, groups)
-    frame, days = replay(rd, dates, water_value, skip_missing, targets, lambda m: print(f'hpo-replay: {m}'), spill, min_outflow)
+    with task_client(workers, scheduler) as client:
+        frame, days = replay(rd, dates, water_value, skip_missing, targets, lambda m: print(f'hpo-replay: {m}'), spill, min_outflow, exchange, client)
     metrics = replay_metrics(frame)
     paths = write_replay(frame, days, metrics, out)
     done = days[days['status'] != 'skipped']
     print(metrics_table(metrics))
     print(f'hpo-replay: {len(done)} days, {done["seconds"].mean():.2f} s per day, {time.perf_counter() - t0:.1f} s in all; '
-          f'wrote {paths["rows"]}, {paths["metrics"].name}, {paths["days"].name}, {paths["plot"].name}')
+          f'wrote {paths["rows"]}, {paths["metrics"].name}, {paths["days"].name}, {paths["plot"].name}, {paths["stored"].name}')

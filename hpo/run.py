@@ -22,16 +22,17 @@ from .renewables import renewable_series, train_renewables, split_key
 from .netload import NetLoadModel, net_load_bands, evaluate_all, PREDICTION_COLUMNS
 from .dispatch import (DispatchResult, DISPATCH_COLUMNS, BALANCE_COLUMNS, System, Inputs, deck_system, dispatch, ramp_alerts,
                           water_balance_residual, bound_violations, resolve_water_value)
+from .replay import load_replay_data, day_system, month_base, exchange_envelope, SPILL_LOSS_RS_MWH
 from .mlops.registry import Registry
 from .mlops.realtime import predict_and_optimize_realtime, subsystem_system
 
 # %% auto #0
 __all__ = ['QUICK', 'FULL', 'MODEL_ORDER', 'CSS', 'STAGES', 'MAX_ORIGIN_SHIFT_DAYS', 'RunSettings', 'Progress', 'periods',
            'metrics_table', 'mape_summary', 'renewable_profile', 'forecast_renewables', 'forecast_inputs',
-           'dispatch_sin', 'dispatch_islands', 'backcast_day', 'backcast', 'backcast_summary', 'plot_skill',
-           'plot_forecast', 'plot_balance', 'plot_backcast', 'png_bytes', 'html_table', 'html_report', 'write_csv',
-           'write_text', 'write_bytes', 'series_metrics_table', 'mae_lines', 'series_error_summary', 'run_pipeline',
-           'report_sections', 'summary_text', 'hpo_run']
+           'dispatch_sin', 'dispatch_islands', 'backcast_day', 'backcast', 'backcast_summary', 'backcast_system',
+           'plot_skill', 'plot_forecast', 'plot_balance', 'plot_backcast', 'png_bytes', 'html_table', 'html_report',
+           'write_csv', 'write_text', 'write_bytes', 'series_metrics_table', 'mae_lines', 'series_error_summary',
+           'run_pipeline', 'report_sections', 'summary_text', 'hpo_run']
 
 # %% ../nbs/05_run.ipynb #44a395dc
 QUICK = dict(trees=40, num_leaves=15, max_bin=63, epochs=3, stride=7, lstm={'units': 32, 'dense': 64})
@@ -312,6 +313,26 @@ def backcast_summary(cmp:pd.DataFrame) -> pd.DataFrame: # per subsystem and SIN:
         e.loc['SIN', 'forecast_mape'] = errors.mean() if cmp['p50_mw'].notna().any() else np.nan
     return e
 
+# %% ../nbs/05_run.ipynb #2a134f50
+def backcast_system(src,                 # data folder laid out like ../shared/data
+                    hours:pd.DatetimeIndex, # `backcast_day`
+                    plants:int|None=None, # keep the n largest hydro plants for the fallback (None: all)
+                   ) -> tuple[System, dict]: # (the SIN of the day, where its state, inflows, thermal, groups, exchange and water value came from)
+    """The SIN of the backcast day as the replay builds a real day (`hpo.replay`): ONS's stored energy of the day before,
+    the inflows of its month and year, the deck's thermal plants in merit order, the interchange groups, the exchange
+    envelope of the 3 days before and spill priced per MWh lost. Without those files in `src`: the deck's month with the
+    CMO of the week before as water value (what the dispatch stage does), said in the returned sources."""
+    day = hours[0].tz_convert(LOCAL_TZ).tz_localize(None).normalize()
+    wv, wv_source = resolve_water_value('auto', hours[0], src)
+    try: rd = load_replay_data(src, None, [day])
+    except DataError as e:
+        system = deck_system(src, plants, hours[0].year, hours[0].month); system.water_value_rs_mwh = wv
+        return system, {'state': 'deck', 'water_value': wv_source, 'note': f'without the replay data ({e.problem}): the deck of the month'}
+    system, info = day_system(month_base(rd.deck_dir, day.year, day.month), day, rd.stored, rd.inflows, wv, rd.units, rd.groups, 'river')
+    env = exchange_envelope(rd.balance, day)
+    system = replace(system, spill_rs_mwh=SPILL_LOSS_RS_MWH, net_export_limits=env[0] if env is not None else None)
+    return system, info | {'exchange': env[1] if env is not None else 'free (no balance of the days before)', 'water_value': wv_source}
+
 # %% ../nbs/05_run.ipynb #644fc5c1
 def plot_skill(summary:pd.DataFrame, # `mape_summary`
                period:str='',        # the test period, for the title
@@ -583,8 +604,8 @@ def _dispatch_stage(r):
 def _backcast_stage(r):
     "Backcast: a real day of the ONS balance dispatched with its observed load, wind and solar, against what ONS did."
     r.hours = backcast_day(r.table, r.settings.backcast_day)
-    r.bsys = deck_system(r.src, r.settings.plants, r.hours[0].year, r.hours[0].month)
-    r.bsys.water_value_rs_mwh, r.bwv_source = resolve_water_value('auto', r.hours[0], r.src)
+    r.bsys, r.binfo = backcast_system(r.src, r.hours, r.settings.plants)
+    r.bwv_source = r.binfo['water_value']
     r.cmp, r.bout = backcast(r.table, r.hours, r.bsys, r.served, r.series)
     r.bsum = backcast_summary(r.cmp)
     r.files['backcast.csv'] = write_csv(r.cmp, r.out/'backcast.csv')
@@ -621,6 +642,7 @@ def _run_summary(r) -> dict:
         'backcast': {'day_local': r.bday, 'first_hour': r.hours[0], 'in_test_period': bool(r.hours[0] >= r.per['train_end']),
                      'status': r.bout.status, 'message': r.bout.message, 'water_balance_residual_hm3': r.bout.summary['water_balance_residual_hm3'],
                      'water_value_rs_mwh': r.bsys.water_value_rs_mwh, 'water_value_source': r.bwv_source,
+                     'day_built_from': {k: str(v) for k, v in r.binfo.items()},
                      'energy': r.bsum.round(4).to_dict('index')},
         'model': {'registry': str(r.reg.root.resolve()), 'version': r.version, 'serving': r.reg.serving, 'manifest': 'registry/versions/' + r.version + '/manifest.json',
                   'train_seconds': r.fc.meta['train_seconds'], 'validation_mape': r.val_mape},

@@ -20,7 +20,7 @@ def test_case(tmp_path):
     assert r.returncode == 0, r.stderr
     h = pd.read_csv(out/'dessem_hourly.csv')
     assert list(h.columns) == HOURLY and len(h) == 4 * 168
-    assert h['timestamp'].iloc[0] == '2025-10-11 03:00:00+00:00'   # midnight in Brasília, in UTC
+    assert h['timestamp'].iloc[0] == '2025-10-11T03:00:00Z'   # midnight in Brasília, in UTC (ISO 8601, as every file HPO writes)
     c = json.loads((out/'dessem_comparison.json').read_text())
     for s in ['N', 'NE', 'S', 'SE', 'SIN']: assert set(FIGURES) <= set(c[s]), c[s]
     assert c['run']['status'] == 'optimal' and c['run']['seconds'] < 20, c['run']

@@ -157,3 +157,22 @@ def test_forecast_wind_and_solar(renewables_model, tmp_path):
     f = pd.read_csv(out)
     assert set(f.series) == {'wind', 'solar'} and f.horizon.max() == 24 and f.origin.nunique() == 1
     assert (f.p10_mw <= f.p50_mw).all() and (f.p50_mw <= f.p90_mw).all()
+
+def test_forecast_band_is_the_one_evaluated(renewables_model, tmp_path):
+    # the band is corrected online after training (the load's step), the same way in hpo-forecast and in hpo-evaluate:
+    # a forecast from a history cut at an origin has the band hpo-evaluate scores at that origin
+    assert json.loads((renewables_model/'renewables'/'renewables.json').read_text())['online_gamma'] > 0
+    lines = BALANCE.read_text().splitlines()
+    cut = tmp_path/'BALANCO_ENERGIA_SUBSISTEMA_2023.csv'
+    cut.write_text('\n'.join([lines[0]] + [l for l in lines[1:] if l.split(';')[2] < '2023-08-15 10:00:00']) + '\n')
+    f, pred = tmp_path/'f.csv', tmp_path/'pred.csv'
+    r = run('hpo-forecast', '--model', str(renewables_model), '--balance-files', str(cut), '--out', str(f))
+    assert r.returncode == 0, r.stderr
+    r = run('hpo-evaluate', '--model', str(renewables_model), '--balance-files', str(BALANCE), '--start', '2023-07-01',
+            '--end', '2023-09-19', '--horizons', '1,6,24', '--predictions', str(pred))
+    assert r.returncode == 0, r.stderr
+    f, p = (pd.read_csv(x).assign(origin=lambda d: pd.to_datetime(d.origin, utc=True)) for x in (f, pred))
+    both = f.merge(p, on=['origin', 'series', 'subsystem', 'horizon'], suffixes=('', '_eval'))
+    assert set(both.horizon) == {1, 6, 24} and len(both) == 3 * len(f.groupby(['series', 'subsystem']))   # h1, h6, h24 of every series
+    for c in ('p10_mw', 'p50_mw', 'p90_mw'): assert (both[c] - both[c + '_eval']).abs().max() < 1e-3, c
+    assert (both.p90_mw - both.p10_mw).gt(0).all()

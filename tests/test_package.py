@@ -2,7 +2,13 @@
 import subprocess, sys
 
 def test_import_is_light():
-    code = "import sys, hpo, hpo.etl; heavy = {'tensorflow', 'keras', 'matplotlib', 'pulp', 'sklearn'} & set(sys.modules); print(sorted(heavy))"
+    code = "import sys, hpo, hpo.etl; heavy = {'tensorflow', 'keras', 'matplotlib', 'pulp', 'sklearn', 'dask', 'distributed'} & set(sys.modules); print(sorted(heavy))"
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)
+    assert r.stdout.strip() == '[]', r.stdout
+
+def test_dispatch_side_is_light():
+    "The dispatch, the DESSEM case and the replay load neither TensorFlow nor Dask (nor idessem until a case is read)."
+    code = "import sys, hpo.dispatch, hpo.dessem, hpo.replay; heavy = {'tensorflow', 'keras', 'dask', 'distributed', 'idessem'} & set(sys.modules); print(sorted(heavy))"
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)
     assert r.stdout.strip() == '[]', r.stdout
 

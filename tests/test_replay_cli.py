@@ -26,7 +26,9 @@ def test_outputs(tmp_path):
     assert days['state'].tolist() == ['ONS stored energy of 2023-04-30', 'ONS stored energy of 2023-05-02']
     assert days['groups'].tolist() == ['AGRINT 2023-05: groups 1, 2, 4, 14'] * 2      # the deck's interchange groups of the month
     assert set(days['status']) <= {'optimal', 'deficit'}                               # minimum outflows held to what the river gives
-    assert (out/'replay_hydro.png').stat().st_size > 10_000
+    assert (out/'replay_hydro.png').stat().st_size > 10_000 and (out/'replay_stored_energy.png').stat().st_size > 10_000
+    assert days['exchange'].str.startswith('ONS net export, hour by hour, of the 3 days before').all()   # the envelope of the days before
+    ons = days['NE_ons_stored_energy_end_pct']; assert ons.notna().all() and days['NE_stored_energy_end_pct'].between(0, 100).all()
 
 def one_line_error(r, *words):
     assert r.returncode == 2, (r.returncode, r.stderr)

@@ -20,7 +20,7 @@ from hypothesis import given, settings, HealthCheck
 from hypothesis.configuration import set_hypothesis_home_dir
 
 from hpo.etl import default_data_dir
-from conftest import Server, free_port
+from conftest import Server, free_port, ADMIN
 from hpo.forecast import read_load_files, load_series, train
 from hpo.renewables import read_balance_files, renewable_series
 from hpo.netload import train_all
@@ -57,7 +57,7 @@ def server(registry, tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def client(server):
-    with httpx.Client(base_url=server.url, timeout=30) as c: yield c
+    with httpx.Client(base_url=server.url, timeout=30, headers=ADMIN) as c: yield c   # the admin's client: it may promote
 
 @pytest.fixture(scope='module')
 def ren():

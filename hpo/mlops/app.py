@@ -5,6 +5,7 @@
 # %% ../../nbs/04_mlops/05_app.ipynb #e1820fda
 from __future__ import annotations
 import os, sys, time
+from pathlib import Path
 from datetime import datetime
 from typing import Literal
 
@@ -14,7 +15,8 @@ from .service import ModelService, NoModelError, PredictRequest, PredictResponse
 from .dashboard import dashboard_data, plotly_js, DASHBOARD_HTML
 
 # %% auto #0
-__all__ = ['create_app', 'hpo_serve']
+__all__ = ['ADMIN_TOKEN_ENV', 'MAX_BODY_BYTES', 'SERVE_ENV', 'admin_check', 'BodyLimit', 'create_app', 'hpo_serve',
+           'app_from_env']
 
 # %% ../../nbs/04_mlops/05_app.ipynb #cce00bc5
 def _field_of(e:HPOError) -> str|None: return getattr(e, 'column', None)
@@ -28,6 +30,49 @@ def _fast_json(body:dict):   # orjson writes the ~0.5 MB of a dispatch answer ab
     import orjson
     from fastapi.responses import Response
     return Response(orjson.dumps(body), media_type='application/json')
+
+# %% ../../nbs/04_mlops/05_app.ipynb #2b5e842f
+ADMIN_TOKEN_ENV = 'HPO_ADMIN_TOKEN'   # environment variable holding the bearer token of the requests that change the service
+MAX_BODY_BYTES = 2_000_000           # the largest request body accepted (bytes)
+
+def admin_check(token:str|None):     # the administrator's token (None or empty: state-changing endpoints disabled)
+    "A FastAPI dependency for state-changing routes: 403 when no token is configured, 401 without a bearer token, 403 with a wrong one."
+    import hmac
+    from fastapi import HTTPException, Request
+    def check(request:Request):
+        if not token: raise HTTPException(403, f'admin endpoints are disabled: start the service with {ADMIN_TOKEN_ENV} set')
+        scheme, _, given = request.headers.get('authorization', '').partition(' ')
+        if scheme.lower() != 'bearer' or not given.strip():
+            raise HTTPException(401, 'this endpoint needs the admin bearer token (header Authorization: Bearer <token>)',
+                                headers={'WWW-Authenticate': 'Bearer'})
+        if not hmac.compare_digest(given.strip().encode(), token.encode()): raise HTTPException(403, 'wrong admin token')
+    check.__annotations__['request'] = Request   # the class itself: this module's annotations are strings FastAPI would look up in vain
+    return check
+
+# %% ../../nbs/04_mlops/05_app.ipynb #daac4412
+class BodyLimit:
+    "ASGI middleware: a request whose body is over `max_bytes` gets 413, whether it declares its length or streams it (read here first, then handed on)."
+    def __init__(self, app, max_bytes:int=MAX_BODY_BYTES): self.app, self.max_bytes = app, max_bytes
+
+    async def _refuse(self, send):
+        body = b'{"detail":"request body too large: at most %d bytes"}' % self.max_bytes
+        await send({'type': 'http.response.start', 'status': 413, 'headers': [(b'content-type', b'application/json'), (b'content-length', str(len(body)).encode())]})
+        await send({'type': 'http.response.body', 'body': body})
+
+    async def __call__(self, scope, receive, send):
+        if scope['type'] != 'http': return await self.app(scope, receive, send)
+        declared = dict(scope.get('headers') or []).get(b'content-length')
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes: return await self._refuse(send)
+        messages, size = [], 0
+        while True:   # the body, at most max_bytes of it
+            msg = await receive(); messages.append(msg)
+            if msg['type'] != 'http.request': break
+            size += len(msg.get('body', b''))
+            if size > self.max_bytes: return await self._refuse(send)
+            if not msg.get('more_body', False): break
+        async def replay():
+            return messages.pop(0) if messages else await receive()
+        await self.app(scope, replay, send)
 
 # %% ../../nbs/04_mlops/05_app.ipynb #aa7b82b3
 def _metrics_registry():
@@ -58,16 +103,16 @@ def _measure(app, m:dict):
         return response
 
 # %% ../../nbs/04_mlops/05_app.ipynb #d2ee3133
-def _model_routes(app, service:ModelService, m:dict):
-    "`GET /health`, `GET /v1/models`, `POST /v1/models/{version}/promote`."
-    from fastapi import Path as PathParam
+def _model_routes(app, service:ModelService, m:dict, admin=None):
+    "`GET /health`, `GET /v1/models`, `POST /v1/models/{version}/promote` (with `admin`, an `admin_check` dependency)."
+    from fastapi import Path as PathParam, Depends
     reg = service.registry
     @app.get('/health', summary='Is a model serving?')
-    def health(): return service.health()
+    def health(): return service.health() | {'pid': os.getpid()}   # which worker process answered
 
     @app.get('/v1/models', summary='Registered versions and the serving one')
     def models():
-        out = []
+        service.follow(); out = []
         for v in reg.versions():
             try:
                 man = reg.manifest(v)
@@ -78,7 +123,9 @@ def _model_routes(app, service:ModelService, m:dict):
         return {'serving': service.version, 'versions': out}
 
     @app.post('/v1/models/{version}/promote', summary='Make a version the serving one (after checking its files)',
-              responses={404: {'description': 'no such version'}, 409: {'description': 'the version cannot load; the old one keeps serving'}})
+              dependencies=[Depends(admin or admin_check(None))],
+              responses={401: {'description': 'no admin bearer token'}, 403: {'description': 'wrong token, or no token configured'},
+                         404: {'description': 'no such version'}, 409: {'description': 'the version cannot load; the old one keeps serving'}})
     def promote(version:str=PathParam(description='a registered version, e.g. v2', max_length=20)):
         try: out = service.promote(version)
         except ArtifactError as e: m['promotions'].labels('refused').inc(); return _error(409, e, 'path')
@@ -136,6 +183,8 @@ def _metrics_route(app, service:ModelService, prom, m:dict):
 # %% ../../nbs/04_mlops/05_app.ipynb #c5eb57ba
 def create_app(registry,             # a `Registry` or its folder
                data_dir=None,        # data folder with the CEPEL deck and the ONS series (default: the bundled data/)
+               admin_token:str|None=None, # bearer token of the state-changing requests (default: `HPO_ADMIN_TOKEN`; none: they are disabled)
+               max_body_bytes:int=MAX_BODY_BYTES, # larger request bodies get 413
               ):
     "The FastAPI application of the service."
     from fastapi import FastAPI
@@ -146,7 +195,8 @@ def create_app(registry,             # a `Registry` or its folder
                   'dispatch of a subsystem for the next 24 hours, from the promoted model of a versioned registry.')
     app.state.service = service
     _measure(app, m)
-    _model_routes(app, service, m)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    _model_routes(app, service, m, admin_check(admin_token if admin_token is not None else os.environ.get(ADMIN_TOKEN_ENV)))
     _predict_routes(app, service)
     _dashboard_routes(app, service)
     _metrics_route(app, service, prom, m)
@@ -159,10 +209,12 @@ def hpo_serve(registry:str=None,       # model registry folder
               port:int=8000,           # TCP port
               data:str=None,           # data folder with the CEPEL deck (default: the bundled data/)
               log_level:str='warning', # uvicorn's log level: critical, error, warning, info, debug
+              workers:int=1,           # worker processes answering requests side by side (each loads the serving model)
              ):
     "Serve the registry's promoted model: forecast and hydro dispatch of a subsystem over HTTP."
     if not registry: raise RegistryError('no registry given (expected --registry DIR)')
     if not 0 <= int(port) <= 65535: raise HPOError(f'bad --port {port} (expected 0–65535)')
+    if int(workers) < 1: raise HPOError(f'bad --workers {workers} (expected 1 or more)')
     os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
     import socket, uvicorn
     try:
@@ -172,4 +224,16 @@ def hpo_serve(registry:str=None,       # model registry folder
     h = app.state.service.health()
     print(f"hpo-serve: {h['status']}, model {h['model_version'] or 'none'} ({', '.join(h['targets']) or 'nothing'}) from {registry}; http://{host}:{port} (docs at /docs, dashboard at /dashboard)", flush=True)
     for p in h['problems']: print(f'hpo-serve: warning: {p}', file=sys.stderr, flush=True)
-    uvicorn.run(app, host=host, port=int(port), log_level=log_level)
+    if int(workers) < 1: raise HPOError(f'bad --workers {workers} (expected 1 or more)')
+    if int(workers) == 1: return uvicorn.run(app, host=host, port=int(port), log_level=log_level)
+    os.environ.update({SERVE_ENV['registry']: str(Path(registry).resolve()), SERVE_ENV['data']: str(Path(data).resolve()) if data else ''})
+    uvicorn.run('hpo.mlops.app:app_from_env', factory=True, workers=int(workers), host=host, port=int(port), log_level=log_level)
+
+# %% ../../nbs/04_mlops/05_app.ipynb #cd77c3ad
+SERVE_ENV = {'registry': 'HPO_SERVE_REGISTRY', 'data': 'HPO_SERVE_DATA'}   # how `hpo-serve --workers` tells its workers what to serve
+
+def app_from_env():
+    "The application of the registry and data folder named in the environment (`SERVE_ENV`): what each worker of `hpo-serve --workers N` runs."
+    reg = os.environ.get(SERVE_ENV['registry'])
+    if not reg: raise HPOError(f'no registry: {SERVE_ENV["registry"]} is not set')
+    return create_app(Registry(reg), os.environ.get(SERVE_ENV['data']) or None)
