@@ -26,8 +26,8 @@ __all__ = ['REPLAY_FILES', 'REPLAY_COLUMNS', 'DECK_STATE_DATE', 'DECK_STATE_DAYS
            'group_month', 'day_interchange_groups', 'with_feasible_outflow_min', 'day_system', 'replay_day',
            'stored_energy_trend', 'add_stored_energy_target', 'dispatch_with_targets', 'exchange_envelope', 'with_sin',
            'replay_metrics', 'ReplayData', 'inflows_once', 'load_replay_data', 'check_replay_options', 'month_base',
-           'replay_one', 'replay_fingerprint', 'replay_data_checked', 'replay_task', 'replay', 'plot_stored_energy',
-           'plot_replay', 'metrics_table', 'write_replay', 'hpo_replay']
+           'replay_system', 'replay_one', 'replay_fingerprint', 'replay_data_checked', 'replay_task', 'replay',
+           'plot_stored_energy', 'plot_replay', 'metrics_table', 'write_replay', 'hpo_replay']
 
 # %% ../nbs/03b_replay.ipynb #39aa949b
 REPLAY_FILES = {   # what the replay reads in a data folder laid out like ../shared/data
@@ -442,6 +442,17 @@ def month_base(deck_dir:Path|None, year:int, month:int)->System:
     return deck_system(deck_dir, None, year, month)
 
 # %% ../nbs/03b_replay.ipynb #928d7638
+def replay_system(rd:ReplayData, day, water_value:float|dict, # R$/MWh (`resolve_water_value`)
+                  min_outflow:str='river', exchange:str='recent', spill:str='mwh', # as `replay`'s options
+                 )->tuple[System, dict]: # (the day's system, where its state, inflows, thermal, groups and exchange came from)
+    "The system of a replayed day: `day_system` on the month's deck, with the exchange envelope of the days before and spill priced per MWh."
+    system, info = day_system(month_base(rd.deck_dir, day.year, day.month), day, rd.stored, rd.inflows, water_value, rd.units, rd.groups, min_outflow)
+    envelope = exchange_envelope(rd.balance, day) if exchange == 'recent' else None
+    if envelope is not None: system = dataclasses.replace(system, net_export_limits=envelope[0])
+    if spill == 'mwh': system = dataclasses.replace(system, spill_rs_mwh=SPILL_LOSS_RS_MWH)
+    info['exchange'] = envelope[1] if envelope is not None else ('no balance of the days before' if exchange == 'recent' else 'free')
+    return system, info
+
 def replay_one(rd:ReplayData, day, water_value='auto', skip_missing:bool=False, targets:str='none',
                spill:str='mwh', min_outflow:str='river', exchange:str='recent',
               )->tuple[pd.DataFrame|None, dict]: # (`REPLAY_COLUMNS` rows of the day or None if skipped, what the day used)
@@ -453,16 +464,12 @@ def replay_one(rd:ReplayData, day, water_value='auto', skip_missing:bool=False, 
         if not skip_missing: raise
         return None, dict(day=day.date(), status='skipped', message=e.problem)
     wv, wv_source = resolve_water_value(water_value, inputs.timestamps[0], rd.cmo_dir)
-    system, info = day_system(month_base(rd.deck_dir, day.year, day.month), day, rd.stored, rd.inflows, wv, rd.units, rd.groups, min_outflow)
+    system, info = replay_system(rd, day, wv, min_outflow, exchange, spill)
     change = stored_energy_trend(rd.stored, day) if targets == 'trend' else None
-    envelope = exchange_envelope(rd.balance, day) if exchange == 'recent' else None
-    if envelope is not None: system = dataclasses.replace(system, net_export_limits=envelope[0])
-    if spill == 'mwh': system = dataclasses.replace(system, spill_rs_mwh=SPILL_LOSS_RS_MWH)
     frame = replay_day(system, inputs, obs, change)
     info['targets'] = 'none' if change is None else 'trend of the week before'
-    info['exchange'] = envelope[1] if envelope is not None else ('no balance of the days before' if exchange == 'recent' else 'free')
-    ons_end, _ = day_stored_energy(rd.stored, day + pd.Timedelta(days=1))   # ONS's at the end of the day (None: not known)
-    ons_end = ons_end if _.startswith('ONS') else {}
+    ons_end, source = day_stored_energy(rd.stored, day + pd.Timedelta(days=1))   # ONS's at the end of the day, when it is known
+    ons_end = ons_end if source.startswith('ONS') else {}
     end = {f'{s}_stored_energy_end_pct': frame.attrs['stored_energy_end_pct'].get(s, np.nan) for s in SUBSYSTEMS} \
         | {f'{s}_ons_stored_energy_end_pct': ons_end.get(s, np.nan) for s in SUBSYSTEMS}
     return frame, dict(day=day.date(), status=frame.attrs['status'], **info, water_value=wv_source,

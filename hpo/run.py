@@ -22,7 +22,7 @@ from .renewables import renewable_series, train_renewables, split_key
 from .netload import NetLoadModel, net_load_bands, evaluate_all, PREDICTION_COLUMNS
 from .dispatch import (DispatchResult, DISPATCH_COLUMNS, BALANCE_COLUMNS, System, Inputs, deck_system, dispatch, ramp_alerts,
                           water_balance_residual, bound_violations, resolve_water_value)
-from .replay import load_replay_data, day_system, month_base, exchange_envelope, SPILL_LOSS_RS_MWH
+from .replay import load_replay_data, replay_system, SPILL_LOSS_RS_MWH
 from .mlops.registry import Registry
 from .mlops.realtime import predict_and_optimize_realtime, subsystem_system
 
@@ -328,10 +328,8 @@ def backcast_system(src,                 # data folder laid out like ../shared/d
     except DataError as e:
         system = deck_system(src, plants, hours[0].year, hours[0].month); system.water_value_rs_mwh = wv
         return system, {'state': 'deck', 'water_value': wv_source, 'note': f'without the replay data ({e.problem}): the deck of the month'}
-    system, info = day_system(month_base(rd.deck_dir, day.year, day.month), day, rd.stored, rd.inflows, wv, rd.units, rd.groups, 'river')
-    env = exchange_envelope(rd.balance, day)
-    system = replace(system, spill_rs_mwh=SPILL_LOSS_RS_MWH, net_export_limits=env[0] if env is not None else None)
-    return system, info | {'exchange': env[1] if env is not None else 'free (no balance of the days before)', 'water_value': wv_source}
+    system, info = replay_system(rd, day, wv)
+    return system, info | {'water_value': wv_source}
 
 # %% ../nbs/05_run.ipynb #644fc5c1
 def plot_skill(summary:pd.DataFrame, # `mape_summary`

@@ -224,7 +224,6 @@ def hpo_serve(registry:str=None,       # model registry folder
     h = app.state.service.health()
     print(f"hpo-serve: {h['status']}, model {h['model_version'] or 'none'} ({', '.join(h['targets']) or 'nothing'}) from {registry}; http://{host}:{port} (docs at /docs, dashboard at /dashboard)", flush=True)
     for p in h['problems']: print(f'hpo-serve: warning: {p}', file=sys.stderr, flush=True)
-    if int(workers) < 1: raise HPOError(f'bad --workers {workers} (expected 1 or more)')
     if int(workers) == 1: return uvicorn.run(app, host=host, port=int(port), log_level=log_level)
     os.environ.update({SERVE_ENV['registry']: str(Path(registry).resolve()), SERVE_ENV['data']: str(Path(data).resolve()) if data else ''})
     uvicorn.run('hpo.mlops.app:app_from_env', factory=True, workers=int(workers), host=host, port=int(port), log_level=log_level)
