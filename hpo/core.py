@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 
 # %% auto #0
-__all__ = ['ONE_THREAD', 'CHECKED_PACKAGES', 'REGRESSION_OBJECTIVES', 'TREE_FIELDS', 'HPOError', 'DataError', 'umask_mode',
-           'atomic_path', 'replace_folder', 'atomic_folder', 'json_safe', 'as_utc', 'utc_text', 'utc_iso', 'parse_date',
-           'mape', 'ape', 'pinball', 'coverage', 'error_metrics', 'conformal_quantiles', 'value_at', 'run_cli',
-           'call_parse_hyphens', 'parallel_map', 'check_cluster', 'task_client', 'FlatForest']
+__all__ = ['ONE_THREAD', 'CHECKED_PACKAGES', 'READ_ONCE_KEEP', 'REGRESSION_OBJECTIVES', 'TREE_FIELDS', 'HPOError', 'DataError',
+           'umask_mode', 'atomic_path', 'replace_folder', 'atomic_folder', 'json_safe', 'as_utc', 'utc_text', 'utc_iso',
+           'parse_date', 'mape', 'ape', 'pinball', 'coverage', 'error_metrics', 'conformal_quantiles', 'value_at',
+           'run_cli', 'call_parse_hyphens', 'parallel_map', 'check_cluster', 'task_client', 'read_once', 'FlatForest']
 
 # %% ../nbs/00_core.ipynb #872facde
 class HPOError(Exception):
@@ -219,11 +219,12 @@ def parallel_map(func,                # called as `func(*item)` for a tuple item
                  initializer=None,    # called once in each process that runs tasks (with `initargs`)
                  initargs:tuple=(),
                  client=None,         # a Dask `distributed.Client` (`task_client`): run the tasks on its cluster
-                 retries:int=2):      # with a client: times a failed task is tried again
+                 retries:int=2,       # with a client: times a failed task is tried again
+                 ordered:bool=True):  # with a client: in the order of `items` (False: as they finish)
     """Yield `(item, func(item))` for every item: in order with one worker or with a client, as they finish with
-    several local worker processes."""
+    several local worker processes or with a client and `ordered=False`."""
     items = list(items)
-    if client is not None: yield from _dask_map(client, func, items, initializer, initargs, retries); return
+    if client is not None: yield from _dask_map(client, func, items, initializer, initargs, retries, ordered); return
     if workers <= 1:
         if initializer is not None: initializer(*initargs)
         for it in items: yield it, (func(*it) if isinstance(it, tuple) else func(it))
@@ -284,7 +285,10 @@ def task_client(workers:int=1,            # more than 1: a local cluster of that
             raise HPOError(f'cannot reach the Dask scheduler at {scheduler} ({str(e).splitlines()[0][:120] or type(e).__name__}): '
                            'check that `dask scheduler` runs there and that its port is open to this machine') from None
     else:
-        with _main_hidden():   # the worker processes are spawned: they must not run the caller's script again
+        import dask
+        # the worker processes are spawned: they must not run the caller's script again; Dask's sampling profiler,
+        # on by default in every worker, costs those tasks (Python-heavy fits and LP builds) several % of CPU
+        with _main_hidden(), dask.config.set({'distributed.worker.profile.enabled': False}):
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                                    host='127.0.0.1', env=ONE_THREAD)
         client = Client(cluster, set_as_default=False)
@@ -304,14 +308,41 @@ def _run_task(func, item, initializer=None, initargs:tuple=(), run:str|None=None
         initializer(*initargs); _TASK_SETUP['run'] = run
     return func(*item) if isinstance(item, tuple) else func(item)
 
-def _dask_map(client, func, items:list, initializer, initargs:tuple, retries:int):
-    "Submit every item to `client`; yield `(item, result)` in the order of `items`."
+def _dask_map(client, func, items:list, initializer, initargs:tuple, retries:int, ordered:bool=True):
+    "Submit every item to `client`; yield `(item, result)` in the order of `items`, or as they finish."
     import uuid
     run = uuid.uuid4().hex
     futures = [client.submit(_run_task, func, it, initializer, tuple(initargs), run, pure=False, retries=retries) for it in items]
     try:
-        for it, f in zip(items, futures): yield it, f.result()
+        if ordered:
+            for it, f in zip(items, futures): yield it, f.result()
+        else:
+            from distributed import as_completed
+            which = {f.key: it for it, f in zip(items, futures)}
+            for f in as_completed(futures, loop=client.loop): yield which[f.key], f.result()
     finally: client.cancel([f for f in futures if not f.done()])
+
+# %% ../nbs/00_core.ipynb #526d021c
+_READ_ONCE = {}   # in this process: key -> (fingerprint, what `read_once` read), the most recent few
+READ_ONCE_KEEP = 4   # entries kept per process (the oldest goes first)
+
+def read_once(key,             # what is read (hashable), e.g. the path and the options
+              read,            # called without arguments to read it
+              fingerprint_of,  # what is read -> its fingerprint (a string)
+              fp:str,          # the fingerprint the run was started with
+              what:str,        # how an error names the data, e.g. 'the load data'
+              path=None):      # where the data are, for the error
+    "What `read()` returns, read once per process; a `DataError` unless its fingerprint is `fp`."
+    if key not in _READ_ONCE or _READ_ONCE[key][0] != fp:   # not read yet, or read before the files changed
+        value = read()
+        _READ_ONCE.pop(key, None); _READ_ONCE[key] = (fingerprint_of(value), value)
+        while len(_READ_ONCE) > READ_ONCE_KEEP: _READ_ONCE.pop(next(iter(_READ_ONCE)))
+    got, value = _READ_ONCE[key]
+    if got != fp:
+        import socket
+        raise DataError(f'{what} on {socket.gethostname()} differ from the ones the run was started with (fingerprint {got[:12]}, expected {fp[:12]})',
+                        path, expected='the same data files at the same paths on every worker')
+    return value
 
 # %% ../nbs/00_core.ipynb #872ad57b
 REGRESSION_OBJECTIVES = ('regression', 'regression_l1', 'huber', 'fair', 'quantile', 'mape')   # LightGBM objectives whose output is the raw score

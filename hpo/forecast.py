@@ -17,7 +17,7 @@ import pandas as pd
 
 from fastcore.basics import patch
 from .core import (mape, atomic_folder, parse_date, HPOError, DataError, FlatForest, atomic_path, call_parse_hyphens, as_utc,
-                      conformal_quantiles, error_metrics, parallel_map, task_client, value_at)
+                      conformal_quantiles, error_metrics, parallel_map, task_client, value_at, read_once)
 from .etl import SUBSYSTEMS, parse_subsystems, calendar_features, read_ons_load, regularize, default_data_dir
 
 # %% auto #0
@@ -1075,24 +1075,17 @@ def load_series_from(data:str|None, subsystems:str|None) -> tuple:
     return load_series(frame, parse_subsystems(subsystems)), src
 
 # %% ../nbs/02_forecast.ipynb #47974026
-_LOADED = {}   # in this process: the load series read from each (path, subsystems), and the models read from each folder
+_LOADED = {}   # in this process: the models read from each folder
 
 def data_fingerprint(series:dict) -> str:
     "SHA-256 of every value and timestamp of `series` (subsystem -> hourly load): what workers check they computed on."
     return fingerprint(series, '1900-01-01', '2200-01-01')
 
-def series_checked(data:str, fp:str, subsystems:str|None=None) -> dict:
+def series_checked(data:str, fp:str, subsystems:str|None=None,
+                   series:dict|None=None) -> dict: # the series already read from `data` in this process (then not read again)
     "The series of `data` (loaded once per process with `load_series_from`); a `DataError` unless their fingerprint is `fp`."
-    key = (str(data), subsystems)
-    if key not in _LOADED or _LOADED[key][0] != fp:   # not loaded yet, or loaded before the file changed
-        series, _ = load_series_from(data, subsystems)
-        _LOADED[key] = (data_fingerprint(series), series)
-    got, series = _LOADED[key]
-    if got != fp:
-        import socket
-        raise DataError(f'the load data on {socket.gethostname()} differ from the ones the run was started with (fingerprint {got[:12]}, expected {fp[:12]})',
-                        data, expected='the same data file at the same path on every worker')
-    return series
+    read = (lambda: series) if series is not None else (lambda: load_series_from(data, subsystems)[0])
+    return read_once(('load', str(data), subsystems), read, data_fingerprint, fp, 'the load data', data)
 
 # %% ../nbs/02_forecast.ipynb #242b8524
 def model_checked(path:str, created:str) -> Forecaster:
@@ -1142,7 +1135,7 @@ def rolling_backtest(data:str|None,            # load file or folder of ONS file
     subs = [s for s in SUBSYSTEMS if s in series and (fixed is None or s in fixed.subsystems)]
     fp = data_fingerprint(series)
     import hpo.forecast as mod   # the tasks are the package's functions (sent by reference), also when this runs in a notebook
-    mod._LOADED[(src, subsystems)] = (fp, series)   # in this process the tasks find the series already loaded
+    series_checked(src, fp, subsystems, series)   # in this process the tasks find the series already loaded
     settings = dict(train_start=str(as_utc(train_start)), val_days=val_days, bag_from=bag_from, context=context, **lgbm_params)
     args = (src, fp, subsystems, asdict(spec), settings, str(Path(model).resolve()) if model else None, fixed.meta.get('created') if fixed else None)
     tasks = [(str(o), str(e), sub, h) for o, e in windows for sub in subs for h in horizons]
@@ -1275,7 +1268,7 @@ def _fit_on_cluster(client, used:dict, data:str|None, spec:FeatureSpec, settings
     tasks = ([('lstm', 0)] if settings.get('lstm') else []) + [(sub, h) for sub in subs for h in range(1, H + 1)]
     boosters, lstm = {sub: [None] * H for sub in subs}, None
     val_lgbm = {sub: np.full((len(val_rows[sub]), H), np.nan) for sub in subs}
-    for k, (_, res) in enumerate(parallel_map(mod.train_task, tasks, initializer=mod.train_setup, initargs=args, client=client), 1):
+    for k, (_, res) in enumerate(parallel_map(mod.train_task, tasks, initializer=mod.train_setup, initargs=args, client=client, ordered=False), 1):
         if res[0] == 'lstm': lstm = res[2:]
         else: sub, h, text, pv = res; boosters[sub][h - 1], val_lgbm[sub][:, h - 1] = _booster_from(text), pv
         log(f"  {k}/{len(tasks)} tasks done: {'LSTM' if res[0] == 'lstm' else f'{res[0]} h={res[1]}'} ({time.time() - t0:.0f}s)")
@@ -1322,7 +1315,7 @@ def tune_lstm(designs:dict,          # subsystem -> `Design`
     args = (_ship(client, series, data), data_fingerprint(series), ','.join(series), asdict(spec), settings)
     tasks, loss, t0 = [(i, f) for i in range(len(tried)) for f in range(folds)], {}, time.time()
     try:
-        for k, (task, v) in enumerate(parallel_map(mod.tune_task, tasks, initializer=mod.train_setup, initargs=args, client=client), 1):
+        for k, (task, v) in enumerate(parallel_map(mod.tune_task, tasks, initializer=mod.train_setup, initargs=args, client=client, ordered=False), 1):
             loss[task] = v
             if log: log(f'  {k}/{len(tasks)} tasks done: trial {task[0]} fold {task[1]}, validation loss {v:.4f} ({time.time() - t0:.0f}s)')
     finally: mod._WORKER.clear()

@@ -13,20 +13,21 @@ import pandas as pd
 from fastcore.basics import patch
 from fastcore.script import Param
 
-from .core import DataError, as_utc, conformal_quantiles, atomic_path, call_parse_hyphens, json_safe, parse_date
-from .etl import default_data_dir, parse_subsystems
+from .core import DataError, as_utc, conformal_quantiles, atomic_path, call_parse_hyphens, json_safe, parse_date, task_client
+from .etl import default_data_dir, parse_subsystems, read_ons_programmed_load
 from .forecast import (Forecaster, train, save_forecaster, load_forecaster, load_series, load_series_from, read_load_files,
                           read_lstm_params, parse_horizons, evaluate, backtest, skill_table, design_of,
                           ONLINE_GAMMA, online_band)
 from .renewables import (KINDS, RenewableForecaster, renewable_series, read_balance_files, train_renewables, save_renewables,
                             load_renewables, backtest_renewables, evaluate_renewables, renewables_table, mw_metrics,
-                            RenewableDesign, split_key, history_record, same_history)
+                            RenewableDesign, split_key, history_record, same_history, renewables_from)
+from .dayahead import (DayAheadModel, train_day_ahead, save_day_ahead, load_day_ahead, day_ahead_backtest, day_ahead_report,
+                          day_ahead_table, issue_origin, weather_from, temperature_series)
 
 # %% auto #0
 __all__ = ['PREDICTION_COLUMNS', 'TARGETS', 'net_load_series', 'net_errors', 'net_load_bands', 'net_band_mw', 'net_gamma',
            'net_online', 'NetLoadModel', 'train_all', 'save_model', 'load_model', 'net_backtest', 'ramp_skill',
-           'evaluate_all', 'net_table', 'plot_net_week', 'parse_targets', 'renewables_from', 'hpo_train',
-           'hpo_evaluate', 'hpo_forecast']
+           'evaluate_all', 'net_table', 'plot_net_week', 'parse_targets', 'hpo_train', 'hpo_evaluate', 'hpo_forecast']
 
 # %% ../nbs/02b_net_load.ipynb #2d1936dc
 def net_load_series(loads:dict,   # subsystem -> hourly load (`load_series`)
@@ -114,10 +115,11 @@ def net_online(nb:pd.DataFrame,    # net-load rows of one subsystem: origin, hor
 # %% ../nbs/02b_net_load.ipynb #150d772d
 @dataclass
 class NetLoadModel:
-    "The load forecaster, the wind and solar forecaster and the net load's band: what `hpo-train` writes."
+    "The load forecaster, the wind and solar forecaster, the net load's band and the day-ahead load model: what `hpo-train` writes."
     load:Forecaster|None=None
     renewables:RenewableForecaster|None=None
     net_bands:dict=field(default_factory=dict)   # `net_load_bands`: subsystem -> {horizon: {lo, hi, load_width_mw}} (empty: no net load)
+    day_ahead:DayAheadModel|None=None            # the day-ahead load model (`hpo.dayahead`), saved in `day_ahead/`
     @property
     def targets(self) -> list: return (['load'] if self.load else []) + (['wind', 'solar'] if self.renewables else [])
 
@@ -132,15 +134,21 @@ def train_all(loads:dict|None, ren:dict|None, train_end, train_start='2012-01-01
 
 # %% ../nbs/02b_net_load.ipynb #1f03218f
 def save_model(m:NetLoadModel, path) -> Path:
-    "Write the model folder: the load model's files (replaced when trained), `renewables/` (replaced when trained), `net_load.json`."
+    "Write the model folder: the load model's files (replaced when trained), `renewables/` and `day_ahead/` (each replaced when trained), `net_load.json`."
     path = Path(path)
     if m.load is not None:
         kept = load_renewables(path/'renewables') if m.renewables is None and (path/'renewables'/'renewables.json').exists() else None
-        save_forecaster(m.load, path)
+        kept_da = load_day_ahead(path/'day_ahead') if m.day_ahead is None and (path/'day_ahead'/'day_ahead.json').exists() else None
+        if kept_da is not None and {p.name for p in path.iterdir()} == {'day_ahead'}:   # a day-ahead-only folder: save_forecaster wants a model folder or an empty one
+            import shutil; shutil.rmtree(path/'day_ahead')
+        try: save_forecaster(m.load, path)
+        finally:   # kept also when the load model could not be written
+            if kept_da is not None: save_day_ahead(kept_da, path/'day_ahead')
         if kept is not None: save_renewables(kept, path/'renewables')
-    elif path.exists() and any(path.iterdir()) and not ((path/'metadata.json').exists() or (path/'renewables').is_dir()):
+    elif path.exists() and any(path.iterdir()) and not ((path/'metadata.json').exists() or (path/'renewables').is_dir() or (path/'day_ahead').is_dir()):
         raise DataError('the folder exists and is not a model folder; not replacing it', path, expected='a new or a model folder')
     if m.renewables is not None: save_renewables(m.renewables, path/'renewables')
+    if m.day_ahead is not None: save_day_ahead(m.day_ahead, path/'day_ahead')
     if m.net_bands:
         with atomic_path(path/'net_load.json') as tmp: tmp.write_text(json.dumps({s: {str(h): q for h, q in b.items()} for s, b in m.net_bands.items()}, indent=1))
     elif (path/'net_load.json').exists(): (path/'net_load.json').unlink()   # a band calibrated with a part just replaced no longer holds
@@ -157,13 +165,14 @@ def _net_band(q, path:Path):
 def load_model(path) -> NetLoadModel:
     "Read a model folder written by `save_model` (or a load-only one by `save_forecaster`)."
     path = Path(path)
-    has_load, has_ren = (path/'metadata.json').exists(), (path/'renewables').is_dir()
-    if not (has_load or has_ren): return NetLoadModel(load_forecaster(path))   # says which file is missing
+    has_load, has_ren, has_da = (path/'metadata.json').exists(), (path/'renewables').is_dir(), (path/'day_ahead').is_dir()
+    if not (has_load or has_ren or has_da): return NetLoadModel(load_forecaster(path))   # says which file is missing
     try: bands = json.loads((path/'net_load.json').read_text()) if (path/'net_load.json').exists() else {}
     except ValueError: raise DataError('not valid JSON', path/'net_load.json', expected='the net load band written by hpo-train') from None
     try: bands = {s: {int(h): _net_band(q, path) for h, q in b.items()} for s, b in bands.items()}
     except (AttributeError, TypeError, ValueError): raise DataError('unreadable net-load bands', path/'net_load.json', expected='{subsystem: {horizon: band}}') from None
-    return NetLoadModel(load_forecaster(path) if has_load else None, load_renewables(path/'renewables') if has_ren else None, bands)
+    return NetLoadModel(load_forecaster(path) if has_load else None, load_renewables(path/'renewables') if has_ren else None, bands,
+                        load_day_ahead(path/'day_ahead') if has_da else None)
 
 # %% ../nbs/02b_net_load.ipynb #cdbfa6a7
 def net_backtest(load_bt:pd.DataFrame, ren_bt:pd.DataFrame, bands:dict,
@@ -369,7 +378,7 @@ def forecast(self:NetLoadModel, loads:dict|None, ren:dict|None, subsystems:list|
     return pd.concat([p[PREDICTION_COLUMNS] for p in parts], ignore_index=True)
 
 # %% ../nbs/02b_net_load.ipynb #4bc831cb
-TARGETS = ('load', 'wind', 'solar')
+TARGETS = ('load', 'wind', 'solar', 'day_ahead')   # day_ahead: the day-ahead load model (`hpo.dayahead`)
 
 def parse_targets(spec:str|None) -> list:
     "The series of a `--targets` option like `wind,solar` (default: all of `TARGETS`)."
@@ -378,26 +387,12 @@ def parse_targets(spec:str|None) -> list:
     if bad or not ts: raise DataError(f'bad --targets value {spec!r}', expected=f'comma-separated names among {", ".join(TARGETS)}')
     return ts
 
-# %% ../nbs/02b_net_load.ipynb #c0fe6007
-def renewables_from(data:str|None, kinds:list) -> tuple:
-    "Wind and solar series from an integrated table, a data folder (its ONS energy balance files) or balance files' folder (default: the bundled data)."
-    src = Path(data) if data else default_data_dir()
-    if src.is_dir():
-        folder = src/'ons'/'balanco_energia_subsistema' if (src/'ons').is_dir() else src
-        files = sorted(folder.glob('BALANCO_ENERGIA_SUBSISTEMA_*.csv')) + sorted(folder.glob('BALANCO_ENERGIA_SUBSISTEMA_*.parquet'))
-        if not files: raise DataError('no ONS energy balance file here', folder, expected='BALANCO_ENERGIA_SUBSISTEMA_YYYY.csv files')
-        return renewable_series(read_balance_files(files), kinds), folder
-    try: table = pd.read_parquet(src)
-    except FileNotFoundError: raise DataError('file not found', src) from None
-    except Exception as e: raise DataError(f'not a readable parquet file ({type(e).__name__})', src, expected='the integrated table of hpo-etl') from None
-    return renewable_series(table, kinds), src
-
 # %% ../nbs/02b_net_load.ipynb #56f00b0b
 @call_parse_hyphens
 def hpo_train(data:str=None,            # integrated table (parquet) from hpo-etl, or a data folder (default: the bundled data)
               train_end:str=None,       # first day NOT used for training (YYYY-MM-DD); validation is the year before it
               out:str='model',          # model folder to write
-              targets:str=None,         # comma-separated among load, wind, solar (default: all)
+              targets:str=None,         # comma-separated among load, wind, solar, day_ahead (default: all)
               epochs:int=6,             # LSTM epochs at most (0: LightGBM only)
               subsystems:str=None,      # comma-separated subsystems of the load model (default: all four)
               train_start:str='2012-01-01', # first day used for training
@@ -405,32 +400,45 @@ def hpo_train(data:str=None,            # integrated table (parquet) from hpo-et
               stride:int=4,             # LSTM: every n-th training origin
               seed:int=0,               # random seed
               lstm_params:str=None,     # JSON file of LSTM settings from hpo-tune
-              workers:int=2,            # processes training the wind and solar models
+              workers:int=1,            # local Dask worker processes, one task per model fit (1: no Dask; the fits use this machine's cores)
+              scheduler:str=None,       # address of a running Dask scheduler (tcp://HOST:PORT; default: DASK_SCHEDULER_ADDRESS) whose workers fit the models
              ):
-    "Train the load forecaster and the wind and solar forecasters (calibrated P10/P50/P90), with the net load's band, and save them."
+    "Train the load forecaster, the wind and solar forecasters (calibrated P10/P50/P90) with the net load's band, and the day-ahead load model, and save them."
     if not train_end: raise DataError('--train-end is required', expected='a date like 2023-01-01')
     end, start, ts = parse_date(train_end, '--train-end'), parse_date(train_start, '--train-start'), parse_targets(targets)
     arch = read_lstm_params(lstm_params) if lstm_params else None
-    loads = ren = None
-    if 'load' in ts:
+    loads = ren = load_src = ren_src = None
+    if 'load' in ts or 'day_ahead' in ts:
         folder = Path(data)/'ons'/'curva_carga' if data and (Path(data)/'ons').is_dir() else None   # a data folder: its ONS load files
-        loads, src = load_series_from(str(folder) if folder else data, subsystems)
-        print(f'hpo-train: load of {", ".join(loads)} from {src}, targets {start:%Y-%m-%d} .. {end:%Y-%m-%d} (validation: the last {val_days} days)', flush=True)
+        loads, load_src = load_series_from(str(folder) if folder else data, subsystems)
+        print(f'hpo-train: load of {", ".join(loads)} from {load_src}, targets {start:%Y-%m-%d} .. {end:%Y-%m-%d} (validation: the last {val_days} days)', flush=True)
     kinds = [t for t in ts if t in KINDS]
     if kinds:
-        ren, src = renewables_from(data, kinds)
-        print(f'hpo-train: {" and ".join(kinds)} from {src}', flush=True)
-    fc = train(loads, end, start, val_days=val_days, epochs=epochs, stride=stride, seed=seed, lstm_params=arch) if loads else None
-    try: rf = train_renewables(ren, end, start, val_days=val_days, workers=workers, seed=seed) if ren else None
-    except DataError as e:
-        if targets: raise                       # asked for: an error; by default: the load alone, and why
-        print(f'hpo-train: wind and solar not trained: {e}', flush=True); rf = None
-    m = NetLoadModel(fc, rf, net_load_bands(fc, rf) if fc and rf else {})
+        ren, ren_src = renewables_from(data, kinds)
+        print(f'hpo-train: {" and ".join(kinds)} from {ren_src}', flush=True)
+    with task_client(workers, scheduler) as client:   # None (no Dask) with one worker and no scheduler
+        if client is not None: print(f'hpo-train: {len(client.scheduler_info()["workers"])} Dask workers at {client.scheduler.address}', flush=True)
+        fc = train(loads, end, start, val_days=val_days, epochs=epochs, stride=stride, seed=seed, lstm_params=arch,
+                   client=client, data=str(load_src) if client is not None else None) if loads and 'load' in ts else None
+        try: rf = train_renewables(ren, end, start, val_days=val_days, seed=seed, client=client, data=str(ren_src) if client is not None else None) if ren else None
+        except DataError as e:
+            if targets: raise                       # asked for: an error; by default: the load alone, and why
+            print(f'hpo-train: wind and solar not trained: {e}', flush=True); rf = None
+    da = None
+    if 'day_ahead' in ts:   # one LightGBM per subsystem, in this process
+        temps = weather_from(data)   # the observed temperature of the data folder's INMET stations (none for a table or a file)
+        if temps: print(f'hpo-train: day-ahead load with the temperature observed in {", ".join(temps)}', flush=True)
+        try: da = train_day_ahead(loads, end, start, val_days=val_days, seed=seed, log=lambda x: print('hpo-train: ' + x, flush=True), temps=temps)
+        except DataError as e:
+            if targets: raise
+            print(f'hpo-train: day-ahead load not trained: {e}', flush=True)
+    m = NetLoadModel(fc, rf, net_load_bands(fc, rf) if fc and rf else {}, da)
     path = save_model(m, out)
-    print(f'hpo-train: saved {path} ({", ".join(m.targets)}' + (', net load band' if m.net_bands else '') + ')')
+    print(f'hpo-train: saved {path} ({", ".join(m.targets + (["day-ahead load"] if da else []))}' + (', net load band' if m.net_bands else '') + ')')
     if fc:
         v = pd.DataFrame(fc.meta['validation_mape']['SE' if 'SE' in fc.subsystems else fc.subsystems[0]])
         print(f"  load: {fc.meta['train_seconds']['total']:.0f}s; validation MAPE (%), first subsystem, horizons 1 and 24:\n{v.iloc[[0, -1]].round(2).to_string()}")
+    if da: print(f"  day-ahead load: {da.meta['train_seconds']:.0f}s; validation MAPE (%): " + ', '.join(f"{s} {v['mape']:.2f}" for s, v in da.meta['validation'].items()))
     if rf: print(f"  wind and solar: {len(rf.keys)} series x {len(rf.horizons)} horizons in {rf.meta['train_seconds']:.0f}s ({', '.join(rf.keys)})")
 
 # %% ../nbs/02b_net_load.ipynb #9d36feb6
@@ -440,15 +448,18 @@ def _files(x) -> list: return [] if not x else (x if isinstance(x, list) else [x
 def hpo_evaluate(model:str=None,        # model folder from hpo-train
                  load_files:Param('ONS CURVA_CARGA_YYYY.csv files: the test period and the history before it', str, nargs='*')=None,
                  balance_files:Param('ONS BALANCO_ENERGIA_SUBSISTEMA_YYYY.csv files: the test period and the history before it', str, nargs='*')=None,
-                 weather_files:Param('INMET files (accepted; the models use no weather input, see the notebooks)', str, nargs='*')=None,
+                 weather_files:Param('INMET automatic-station files: the temperature observed up to each origin, read by the day-ahead model (the hourly models use no weather input)', str, nargs='*')=None,
                  start:str=None,        # first test day (YYYY-MM-DD)
                  end:str=None,          # last test day (inclusive)
                  horizons:str='1,24',   # horizons to report
                  json:str=None,         # write the report here (JSON)
                  predictions:str=None,  # write every forecast scored here (CSV: origin, timestamp, series, subsystem, horizon, p10_mw, p50_mw, p90_mw)
+                 day_ahead:bool=False,  # score the day-ahead load forecasts (issued at noon the day before) instead of the hourly ones
+                 reference_files:Param("with --day-ahead: ONS's CARGA_PROGRAMADA_YYYY.csv files, scored on the same hours", str, nargs='*')=None,
                 ):
-    "Evaluate a saved model and the baselines on raw ONS files, in MW, on the same hours: load, wind, solar, net load and its ramps."
+    "Evaluate a saved model and the baselines on raw ONS files, in MW, on the same hours: load, wind, solar, net load and its ramps; or, with `--day-ahead`, the day-ahead load next to ONS's own forecast."
     import json as _json
+    if day_ahead: return _evaluate_day_ahead(model, _files(load_files), _files(reference_files), start, end, json, predictions, _files(weather_files))
     if not (model and (load_files or balance_files) and start and end):
         raise DataError('--model, --start, --end and --load-files and/or --balance-files are required')
     m = load_model(model)
@@ -466,6 +477,39 @@ def hpo_evaluate(model:str=None,        # model folder from hpo-train
         with atomic_path(predictions) as tmp: out.to_csv(tmp, index=False)
     _print_scores(rep, hs, s, e)
 
+# %% ../nbs/02b_net_load.ipynb #da7e0a13
+def _day_ahead_temps(m:NetLoadModel, weather_files:list) -> dict:
+    "The temperature series of `--weather-files` for the day-ahead model; a note when its model reads a temperature that was not given."
+    import sys
+    temps = temperature_series(weather_files) if weather_files else {}
+    missing = [s for s, w in m.day_ahead.weather.items() if w and s not in temps]
+    if missing: print(f'note: the day-ahead model of {", ".join(missing)} reads the observed temperature; without --weather-files for it, that input is missing', file=sys.stderr)
+    return temps
+
+# %% ../nbs/02b_net_load.ipynb #da7e0a11
+def _evaluate_day_ahead(model, load_files:list, reference_files:list, start, end, json_out, predictions, weather_files:list=()):
+    "What `hpo-evaluate --day-ahead` does: every day-ahead forecast of the test period scored, next to ONS's carga programada when given."
+    if not (model and load_files and start and end): raise DataError('--model, --start, --end and --load-files are required with --day-ahead')
+    m = load_model(model)
+    if m.day_ahead is None: raise DataError('the model has no day-ahead part', model, expected='a model trained with --targets day_ahead (or all)')
+    loads = load_series(read_load_files(load_files))
+    s, e = parse_date(start, '--start'), parse_date(end, '--end') + pd.Timedelta(days=1)
+    temps = _day_ahead_temps(m, weather_files)
+    bt = day_ahead_backtest(m.day_ahead, loads, s, e, temps=temps)
+    ref = pd.concat([read_ons_programmed_load(f) for f in reference_files], ignore_index=True).drop_duplicates(['subsystem', 'timestamp'], keep='last') if reference_files else None
+    rep = day_ahead_report(bt, ref)
+    if not rep['day_ahead']: raise DataError('no hour to evaluate: no observed load' + (' with a reference forecast' if ref is not None else '') + ' in the test period')
+    rep['test_period'] = {'start': str(s), 'end': str(e), 'rule': 'target hours in [start, end), UTC; every hour with an observed load' + (' and a reference forecast' if ref is not None else '')}
+    if json_out:
+        with atomic_path(json_out) as tmp: Path(tmp).write_text(json.dumps(json_safe(rep), indent=1))
+    if predictions:
+        keep = bt[np.isfinite(bt.actual_mw)]
+        if ref is not None: keep = keep.merge(ref[['subsystem', 'timestamp']], on=['subsystem', 'timestamp'])
+        out = keep[PREDICTION_COLUMNS].assign(origin=keep.origin.map(pd.Timestamp.isoformat), timestamp=keep.timestamp.map(pd.Timestamp.isoformat))
+        with atomic_path(predictions) as tmp: out.to_csv(tmp, index=False)
+    print(f'Test period: target hours {s:%Y-%m-%d} .. {e - pd.Timedelta(days=1):%Y-%m-%d} (UTC); day-ahead load issued at noon the day before, MAPE (%):')
+    print(day_ahead_table(rep).round(3).to_string())
+
 # %% ../nbs/02b_net_load.ipynb #8f94b628
 def _print_scores(rep:dict, hs:list, s, e):
     "What `hpo-evaluate` prints: the tables of every series scored."
@@ -475,6 +519,20 @@ def _print_scores(rep:dict, hs:list, s, e):
         if 'wind' in rep or 'solar' in rep: print('Wind and solar, MAE (MW):'); print(renewables_table(rep).round(1).to_string())
         if 'net_load' in rep: print('Net load, MAE (MW):'); print(net_table(rep).round(1).to_string())
 
+# %% ../nbs/02b_net_load.ipynb #da7e0a12
+def _forecast_day_ahead(m:NetLoadModel, model, lf:list, out, subsystems, day, weather_files:list=()):
+    "What `hpo-forecast --day-ahead DAY` does: the table of DAY from the load known at noon the day before (later hours in the files are never read)."
+    if m.day_ahead is None: raise DataError('the model has no day-ahead part', model, expected='a model trained with --targets day_ahead (or all)')
+    if not lf: raise DataError('--load-files are required with --day-ahead')
+    when = parse_date(day, '--day-ahead')
+    df = pd.read_parquet(lf[0]) if len(lf) == 1 and str(lf[0]).endswith('.parquet') else None   # the integrated table of hpo-etl
+    df = read_load_files(lf) if df is None or 'din_instante' in df.columns else df
+    ts = pd.to_datetime(df['timestamp'], utc=True)
+    loads = load_series(df[ts <= issue_origin(when)])   # cut before the ETL's gap filling, which reads the hours around each gap
+    f = m.day_ahead.forecast_day(loads, when, parse_subsystems(subsystems), temps=_day_ahead_temps(m, weather_files))   # cut at the origin too
+    with atomic_path(out) as tmp: f.to_csv(tmp, index=False)
+    print(f'hpo-forecast: wrote {out}: day-ahead load of {f.subsystem.nunique()} subsystems for {day} ({f.timestamp.nunique()} hours), issued at {f.origin.iloc[0] + pd.Timedelta(hours=1)} UTC')
+
 # %% ../nbs/02b_net_load.ipynb #74b15694
 @call_parse_hyphens(aliases={'load_files': ['--history']})
 def hpo_forecast(model:str=None,        # model folder from hpo-train
@@ -482,11 +540,14 @@ def hpo_forecast(model:str=None,        # model folder from hpo-train
                  balance_files:Param('ONS energy balance files ending at the origin (at least 45 days): wind and solar history', str, nargs='*')=None,
                  out:str='forecast.csv', # CSV to write: origin, timestamp, series, subsystem, horizon, p10_mw, p50_mw, p90_mw
                  subsystems:str=None,   # comma-separated subsystems (default: all the model knows)
+                 day_ahead:str=None,    # a local day (YYYY-MM-DD): write its day-ahead load forecast as issued at noon the day before, from the load known then
+                 weather_files:Param('with --day-ahead: INMET automatic-station files, the temperature observed up to the issue time', str, nargs='*')=None,
                 ):
     "Forecast the 24 hours after the last hour the inputs know, with P10/P50/P90: load, wind, solar and net load as the model and the files allow."
     if not (model and (load_files or balance_files)): raise DataError('--model and --load-files and/or --balance-files are required')
     m = load_model(model)
     lf = _files(load_files)
+    if day_ahead: return _forecast_day_ahead(m, model, lf, out, subsystems, day_ahead, _files(weather_files))
     loads = (load_series(lf[0]) if len(lf) == 1 else load_series(read_load_files(lf))) if lf and m.load else None
     ren = renewable_series(read_balance_files(_files(balance_files))) if balance_files and m.renewables else None
     f = m.forecast(loads, ren, parse_subsystems(subsystems))

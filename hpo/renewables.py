@@ -12,16 +12,17 @@ import numpy as np
 import pandas as pd
 from fastcore.basics import patch
 
-from .core import DataError, FlatForest, as_utc, conformal_quantiles, value_at, atomic_folder, error_metrics, json_safe, parallel_map
-from .etl import LOCAL_TZ, SUBSYSTEMS, read_ons_balance
-from .forecast import ONLINE_GAMMA, online_band
+from .core import DataError, FlatForest, as_utc, conformal_quantiles, value_at, atomic_folder, error_metrics, json_safe, parallel_map, read_once, task_client
+from .etl import LOCAL_TZ, SUBSYSTEMS, read_ons_balance, default_data_dir
+from .forecast import ONLINE_GAMMA, online_band, data_fingerprint
 
 # %% auto #0
 __all__ = ['KINDS', 'SITES', 'NIGHT_ELEVATION', 'CAPACITY_DAYS', 'LAGS', 'BASELINES', 'LGBM_RENEWABLE', 'LEVEL_BINS',
            'ONLINE_WARMUP', 'MATERIAL_MW', 'RENEWABLE_FILES', 'read_balance_files', 'renewable_series', 'sun_elevation',
            'capacity_proxy', 'lag', 'nan_quantile', 'RenewableDesign', 'baseline_forecast', 'training_rows',
            'level_band', 'band_at', 'quantiles_mw', 'fit_renewable', 'RenewableForecaster', 'series_key', 'split_key',
-           'material', 'train_renewables', 'history_record', 'same_history', 'save_renewables', 'load_renewables',
+           'renewables_from', 'renewables_fingerprint', 'renewables_setup', 'renewable_task', 'material',
+           'train_renewables', 'history_record', 'same_history', 'save_renewables', 'load_renewables',
            'backtest_renewables', 'mw_metrics', 'renewable_scores', 'evaluate_renewables', 'renewables_table',
            'plot_week', 'plot_error_profile']
 
@@ -332,11 +333,46 @@ def served(self:RenewableForecaster, d:RenewableDesign, rows,
     if d.kind == 'solar': lo = np.maximum(lo, np.minimum(p10, 0))   # a widened solar band stays at or above zero
     return lo, p50, hi, state
 
-# %% ../nbs/02a_renewables.ipynb #849ee944
-def _fit_job(s:pd.Series, key:str, h:int, train_start, train_end, val_days:int, seed:int) -> tuple:
-    "Worker task: one series and horizon."
-    kind, sub = split_key(key)
-    booster, band, errors = fit_renewable(RenewableDesign(s, kind, sub), h, train_start, train_end, val_days, seed)
+# %% ../nbs/02a_renewables.ipynb #79cbba01
+def renewables_from(data:str|None, kinds:list) -> tuple:
+    "Wind and solar series (`renewable_series`) from an integrated table, a data folder (its ONS energy balance files) or a folder of balance files (default: the bundled data); and where they were read."
+    src = Path(data) if data else default_data_dir()
+    if src.is_dir():
+        folder = src/'ons'/'balanco_energia_subsistema' if (src/'ons').is_dir() else src
+        files = sorted(folder.glob('BALANCO_ENERGIA_SUBSISTEMA_*.csv')) + sorted(folder.glob('BALANCO_ENERGIA_SUBSISTEMA_*.parquet'))
+        if not files: raise DataError('no ONS energy balance file here', folder, expected='BALANCO_ENERGIA_SUBSISTEMA_YYYY.csv files')
+        return renewable_series(read_balance_files(files), kinds), folder
+    try: table = pd.read_parquet(src)
+    except FileNotFoundError: raise DataError('file not found', src) from None
+    except Exception as e: raise DataError(f'not a readable parquet file ({type(e).__name__})', src, expected='the integrated table of hpo-etl') from None
+    return renewable_series(table, kinds), src
+
+# %% ../nbs/02a_renewables.ipynb #6c6ca069
+def renewables_fingerprint(series:dict) -> str:
+    "SHA-256 of every value and timestamp of `series` ((kind, subsystem) -> hourly MW): what workers check they train on."
+    return data_fingerprint({series_key(*k): s for k, s in series.items()})
+
+# %% ../nbs/02a_renewables.ipynb #af9b43af
+_RENEWABLE_RUN = {}   # in this process: the series and settings of the training whose tasks it runs
+
+def renewables_setup(data,          # the series ((kind, subsystem) -> Series), or the path `renewables_from` reads them from
+                     fp:str,        # `renewables_fingerprint` of the series trained on
+                     kinds:str,     # comma-separated kinds read from `data` (a path)
+                     settings:dict):# train_start, train_end, val_days, seed
+    "Prepare this process (a worker, or the caller) for `renewable_task`: the checked series and the settings."
+    if isinstance(data, dict):
+        if renewables_fingerprint(data) != fp: raise DataError('the wind and solar series this worker received differ from the ones the run was started with', expected='the same series everywhere')
+        series = data
+    else: series = read_once(('renewables', str(data), kinds), lambda: renewables_from(data, kinds.split(','))[0], renewables_fingerprint, fp, 'the wind and solar data', data)
+    _RENEWABLE_RUN.clear(); _RENEWABLE_RUN.update(series=series, **settings)
+
+# %% ../nbs/02a_renewables.ipynb #ebb33104
+def renewable_task(key:str, h:int) -> tuple:
+    "One task of `train_renewables`: the horizon-`h` model of series `key` as text, its band and its validation errors."
+    st, (kind, sub) = _RENEWABLE_RUN, split_key(key)
+    s = st['series'][(kind, sub)]
+    s = s[s.index < as_utc(st['train_end'])]   # nothing after the training end is read
+    booster, band, errors = fit_renewable(RenewableDesign(s, kind, sub), h, st['train_start'], st['train_end'], st['val_days'], st['seed'])
     return booster.model_to_string(), band, errors
 
 # %% ../nbs/02a_renewables.ipynb #ef240878
@@ -353,9 +389,12 @@ def train_renewables(series:dict,               # `renewable_series`
                      train_start=None,          # first target hour used (default: all the history)
                      val_days:int=365,          # validation days before `train_end` (early stopping, band)
                      horizons=range(1, 25),     # horizons to train
-                     workers:int=2,             # processes
+                     workers:int=2,             # without a client: local processes (1: in this process)
                      online_gamma:float=ONLINE_GAMMA,   # step of the online band correction after training (the load's; 0: off)
-                     seed:int=0, log=print) -> RenewableForecaster:
+                     seed:int=0, log=print,
+                     client=None,               # a Dask client (`task_client`): one task per series and horizon on its cluster (`workers` unused)
+                     data:str|None=None,        # with a client: where `series` were read (`renewables_from`), read there by every worker
+                    ) -> RenewableForecaster:
     "Train every material series (`material`) with enough history, every horizon; the others stay out (the net load counts them as zero)."
     import lightgbm as lgb
     t0, end = time.time(), as_utc(train_end)
@@ -368,12 +407,17 @@ def train_renewables(series:dict,               # `renewable_series`
         else: skipped[series_key(*k)] = f'{n_fit} training and {n_val} validation hours with output'
     if not keys: raise DataError('no wind or solar output in the year before the training end', expected='ONS energy balance data')
     jobs = [(key, h) for key in keys for h in horizons]
-    data = {key: series[split_key(key)][lambda s: s.index < end] for key in keys}   # nothing after the training end reaches the workers
+    if client is not None and data is not None: shipped, kinds = str(Path(data).resolve()), ','.join(sorted({k for k, _ in series}))
+    else: shipped, kinds = {split_key(k): series[split_key(k)][lambda s: s.index < end] for k in keys}, ''   # nothing after the end leaves
+    fp = renewables_fingerprint(series if isinstance(shipped, str) else shipped)
+    import hpo.renewables as mod   # the tasks are the package's functions (sent by reference), also when this runs in a notebook
+    args = (shipped, fp, kinds, dict(train_start=start, train_end=end, val_days=val_days, seed=seed))
     boosters, bands, errors = {k: {} for k in keys}, {k: {} for k in keys}, {k: {} for k in keys}
-    tasks = [(data[k], k, h, start, end, val_days, seed) for k, h in jobs]
-    for (_, key, h, *_), (text, band, (origins, err, width)) in parallel_map(_fit_job, tasks, workers=workers):
+    done = parallel_map(mod.renewable_task, jobs, workers, mod.renewables_setup, args, client=client, ordered=False)
+    for n, ((key, h), (text, band, (origins, err, width))) in enumerate(done, 1):
         boosters[key][h], bands[key][h] = lgb.Booster(model_str=text), band
         errors[key][h] = pd.DataFrame({'error_mw': err, 'width_mw': width}, index=origins)
+        if log and client is not None: log(f'  {n}/{len(jobs)} tasks done: {key} h={h} ({time.time() - t0:.0f}s)')
     meta = {'train_start': str(start), 'train_end': str(end), 'val_days': val_days, 'series': keys, 'skipped': skipped, 'horizons': list(horizons),
             'train_seconds': round(time.time() - t0, 1), 'lightgbm': lgb.__version__}
     if log: log(f'renewables: {len(keys)} series x {len(list(horizons))} horizons trained in {meta["train_seconds"]:.0f}s')

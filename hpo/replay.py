@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from fastcore.script import Param
-from .core import DataError, HPOError, atomic_path, call_parse_hyphens, json_safe, parse_date, parallel_map, task_client, utc_iso
+from .core import DataError, HPOError, atomic_path, call_parse_hyphens, json_safe, parse_date, parallel_map, task_client, utc_iso, read_once
 from .etl import (SUBSYSTEMS, LOCAL_TZ, default_data_dir, locate_source, read_ons_balance, read_ons_stored_energy,
                   read_natural_inflows, read_newave_thermal, read_newave_groups)
 from .dispatch import (System, Inputs, LinearProgram, HM3_PER_M3S_HOUR, DECK, DECK_SUBSYSTEMS, FICTITIOUS_NODES,
@@ -487,19 +487,10 @@ def replay_fingerprint(rd:ReplayData)->str:
     return h.hexdigest()
 
 # %% ../nbs/03b_replay.ipynb #ff41b008
-_REPLAY_DATA = {}   # spec -> (fingerprint, ReplayData): what this process has read
-
 def replay_data_checked(spec:tuple, fp:str)->ReplayData:
     "The replay data of `spec` (`ReplayData.spec`), read once per process; a `DataError` unless its fingerprint is `fp`."
-    if spec not in _REPLAY_DATA or _REPLAY_DATA[spec][0] != fp:   # not read yet, or read before the files changed
-        rd = load_replay_data(**dict(spec))
-        _REPLAY_DATA.clear(); _REPLAY_DATA[spec] = (replay_fingerprint(rd), rd)
-    got, rd = _REPLAY_DATA[spec]
-    if got != fp:
-        import socket
-        raise DataError(f'the replay data on {socket.gethostname()} differ from the ones the run was started with (fingerprint {got[:12]}, expected {fp[:12]})',
-                        dict(spec).get('data') or default_data_dir(), expected='the same data files at the same paths on every worker')
-    return rd
+    return read_once(('replay', spec), lambda: load_replay_data(**dict(spec)), replay_fingerprint, fp, 'the replay data',
+                     dict(spec).get('data') or default_data_dir())
 
 def replay_task(spec:tuple, fp:str, day, options:dict)->tuple[pd.DataFrame|None, dict]:
     "One day of a replay run as a task (`parallel_map`): `replay_one` on the data of `spec`, checked against `fp`."

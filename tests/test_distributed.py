@@ -167,8 +167,14 @@ def test_train_on_the_cluster_equals_in_process(dask_cluster):
     with task_client(scheduler=dask_cluster.address) as client:
         from_file = train(series, client=client, data=str(src), **{**kw, 'log': lambda *a, **k: lines.append(a[0])})
         from_memory = train(series, client=client, **kw)
+        killed = []
+        def kill_at_first_result(line):      # a worker dies while the other tasks are running or queued
+            if 'tasks done' in line and not killed: dask_cluster.kill_worker(0); killed.append(line)
+        after_kill = train(series, client=client, data=str(src), **{**kw, 'log': kill_at_first_result})
+    assert killed and dask_cluster.workers[0].poll() is not None   # the worker really died during the run
+    dask_cluster.ensure_workers(2)
     assert [l.split(':')[0].strip() for l in lines if 'tasks done' in l] == [f'{k}/3 tasks done' for k in (1, 2, 3)], lines
-    for fc in (from_file, from_memory):
+    for fc in (from_file, from_memory, after_kill):
         assert [_booster_text(b) for b in fc.boosters['N']] == [_booster_text(b) for b in here.boosters['N']]   # the same trees
         # the LSTM: the same weights (Keras's seeds drawn apart from the worker's other threads, see the forecast page)
         for k, w in here.lstm.items(): np.testing.assert_array_equal(fc.lstm[k], w, err_msg=k)
@@ -198,3 +204,38 @@ def test_tune_on_the_cluster_equals_in_process(dask_cluster, tmp_path):
                        capture_output=True, text=True, env=ENV)
     assert r.returncode == 0, r.stderr
     assert json.loads(out.read_text()) == best
+
+
+def test_renewables_on_the_cluster_equal_in_process(dask_cluster):
+    "The wind and solar models fitted on the cluster (series read by the workers from the balance files, or sent from memory) are those of one process."
+    from hpo.core import task_client
+    from hpo.core import json_safe
+    from hpo.renewables import renewables_from, train_renewables
+    dask_cluster.ensure_workers(2)
+    series, src = renewables_from(None, ['wind', 'solar'])
+    kw = dict(train_end='2023-07-01', train_start='2023-01-01', val_days=45, horizons=(1, 6), log=None)
+    here = train_renewables(series, workers=1, **kw)
+    with task_client(scheduler=dask_cluster.address) as client:
+        runs = [train_renewables(series, client=client, data=str(src), **kw), train_renewables(series, client=client, **kw)]
+    for rf in runs:
+        assert rf.keys == here.keys and len(rf.keys) == 8
+        for k in here.keys:
+            for h in (1, 6):
+                assert rf.boosters[k][h].model_to_string() == here.boosters[k][h].model_to_string(), (k, h)
+                pd.testing.assert_frame_equal(rf.validation[k][h], here.validation[k][h], check_exact=True)
+        assert json_safe(rf.bands) == json_safe(here.bands)
+
+
+def test_hpo_train_through_the_scheduler(dask_cluster, tmp_path):
+    "`hpo-train --scheduler` fits one task per model on the cluster: its load models are those `train` fits in one process (one thread)."
+    from hpo.forecast import load_series_from, train, _booster_text
+    from hpo.netload import load_model
+    dask_cluster.ensure_workers(2)
+    args = ['--targets', 'load', '--subsystems', 'N', '--epochs', '0', '--train-start', '2022-06-01', '--train-end', '2023-01-01', '--val-days', '30']
+    r = subprocess.run(['hpo-train', *args, '--scheduler', dask_cluster.address, '--out', str(tmp_path/'m')], capture_output=True, text=True, env=ENV)
+    assert r.returncode == 0, r.stderr
+    assert 'hpo-train: 2 Dask workers at ' + dask_cluster.address in r.stdout, r.stdout
+    m = load_model(tmp_path/'m')
+    series, _ = load_series_from(None, 'N')
+    here = train(series, '2023-01-01', '2022-06-01', val_days=30, epochs=0, n_jobs=1, workers=1, log=lambda *a, **k: None)
+    assert [_booster_text(b) for b in m.load.boosters['N']] == [_booster_text(b) for b in here.boosters['N']]

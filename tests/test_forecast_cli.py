@@ -176,3 +176,80 @@ def test_forecast_band_is_the_one_evaluated(renewables_model, tmp_path):
     assert set(both.horizon) == {1, 6, 24} and len(both) == 3 * len(f.groupby(['series', 'subsystem']))   # h1, h6, h24 of every series
     for c in ('p10_mw', 'p50_mw', 'p90_mw'): assert (both[c] - both[c + '_eval']).abs().max() < 1e-3, c
     assert (both.p90_mw - both.p10_mw).gt(0).all()
+
+
+# the day-ahead load model: every hour of tomorrow issued at noon today, scored next to ONS's own forecast
+REFERENCE = default_data_dir()/'ons'/'carga_programada'/'CARGA_PROGRAMADA_2023.csv'
+WEATHER = [str(p) for p in sorted((default_data_dir()/'inmet'/'automaticas').glob('INMET_SE_SP_A701_*.CSV'))]   # São Paulo 2022, 2023
+
+@pytest.fixture(scope='module')
+def day_ahead_model(tmp_path_factory):
+    d = tmp_path_factory.mktemp('dayahead')
+    r = run('hpo-train', '--train-end', '2023-01-01', '--train-start', '2022-01-15', '--val-days', '60', '--subsystems', 'N,SE',
+            '--targets', 'day_ahead', '--out', str(d/'m'), cwd=d)
+    assert r.returncode == 0, r.stderr
+    assert 'day-ahead load' in r.stdout and 'temperature observed in SE' in r.stdout   # the bundled São Paulo station
+    return d/'m'
+
+def test_day_ahead_is_a_default_target():
+    from hpo.netload import parse_targets
+    assert 'day_ahead' in parse_targets(None) and parse_targets('load') == ['load']
+
+def test_day_ahead_evaluate_json_and_predictions(day_ahead_model, tmp_path):
+    out, pred = tmp_path/'e.json', tmp_path/'p.csv'
+    r = run('hpo-evaluate', '--model', str(day_ahead_model), '--load-files', *FILES, '--day-ahead', '--start', '2023-03-01',
+            '--end', '2023-03-31', '--reference-files', str(REFERENCE), '--json', str(out), '--predictions', str(pred),
+            '--weather-files', *WEATHER)
+    assert r.returncode == 0, r.stderr
+    assert 'note:' not in r.stderr
+    rep = json.loads(out.read_text())
+    assert set(rep['day_ahead']) == set(rep['ons_programada']) == {'N', 'SE'}
+    for sub in ('N', 'SE'):
+        da, ons = rep['day_ahead'][sub], rep['ons_programada'][sub]
+        assert {'mape', 'mae_mw', 'coverage_p10_p90', 'n_hours'} <= set(da) and {'mape', 'n_hours'} <= set(ons)
+        assert da['n_hours'] == ons['n_hours'] and 700 <= da['n_hours'] <= 744     # the same hours of March
+        assert 0 < da['mape'] < 8 and 0 < ons['mape'] < 8 and 0.4 < da['coverage_p10_p90'] <= 1
+    p = pd.read_csv(pred)
+    assert list(p.columns) == ['origin', 'timestamp', 'series', 'subsystem', 'horizon', 'p10_mw', 'p50_mw', 'p90_mw']
+    assert len(p) == sum(rep['day_ahead'][s]['n_hours'] for s in ('N', 'SE')) and set(p.series) == {'load'}
+    assert p.origin.str.endswith('T14:00:00+00:00').all()                       # 11:00 local, the last hour known at noon
+    assert p.horizon.between(13, 36).all() and p.timestamp.str.contains('T').all()
+    o, t = pd.to_datetime(p.origin, utc=True), pd.to_datetime(p.timestamp, utc=True)
+    assert ((t - o) == pd.to_timedelta(p.horizon, 'h')).all()
+    assert ((p.p10_mw <= p.p50_mw) & (p.p50_mw <= p.p90_mw)).all()
+
+def test_day_ahead_forecast_reads_nothing_after_noon(day_ahead_model, tmp_path):
+    "`hpo-forecast --day-ahead D` reads the load up to 11:00 local of D−1 only: later rows of the files change nothing."
+    lines = Path(FILES[1]).read_text().splitlines()
+    when = lambda l: l.split(';')[2]
+    cut, odd = tmp_path/'cut'/'CURVA_CARGA_2023.csv', tmp_path/'odd'/'CURVA_CARGA_2023.csv'
+    for p in (cut, odd): p.parent.mkdir()
+    cut.write_text('\n'.join([lines[0]] + [l for l in lines[1:] if when(l) <= '2023-06-14 11:00:00']) + '\n')
+    odd.write_text('\n'.join([lines[0]] + [l if when(l) <= '2023-06-14 11:00:00' else ';'.join(l.split(';')[:3] + ['1.0']) for l in lines[1:]]) + '\n')
+    wl = Path(WEATHER[1]).read_text(encoding='latin-1').splitlines()   # São Paulo 2023: the temperature after the origin changed too
+    hot = tmp_path/'hot'/Path(WEATHER[1]).name; hot.parent.mkdir()
+    late = lambda l: l[:10].replace('/', '-') + ' ' + l[11:13] > '2023-06-14 14'   # date;hour UTC
+    hot.write_text('\n'.join(l if not (l[:4].isdigit() and late(l)) else ';'.join(l.split(';')[:7] + ['39,0'] + l.split(';')[8:]) for l in wl) + '\n', encoding='latin-1')
+    outs = []
+    for i, (f, w) in enumerate(((FILES[1], WEATHER[1]), (cut, WEATHER[1]), (odd, hot))):
+        outs.append(tmp_path/f'f{i}.csv')
+        r = run('hpo-forecast', '--model', str(day_ahead_model), '--load-files', FILES[0], str(f), '--day-ahead', '2023-06-15', '--out', str(outs[-1]),
+                '--weather-files', WEATHER[0], str(w))
+        assert r.returncode == 0, r.stderr
+    a, b, c = (pd.read_csv(x) for x in outs)
+    assert len(a) == 48 and a.subsystem.value_counts().to_dict() == {'N': 24, 'SE': 24}
+    assert (pd.to_datetime(a.timestamp, utc=True).dt.tz_convert('America/Sao_Paulo').dt.date.astype(str) == '2023-06-15').all()
+    for x in (b, c): assert (a[['p10_mw', 'p50_mw', 'p90_mw']] - x[['p10_mw', 'p50_mw', 'p90_mw']]).abs().max().max() < 1e-6
+    ev = tmp_path/'p.csv'   # the same forecast hpo-evaluate --day-ahead scores for that day
+    assert run('hpo-evaluate', '--model', str(day_ahead_model), '--load-files', *FILES, '--day-ahead', '--start', '2023-06-15',
+               '--end', '2023-06-15', '--predictions', str(ev), '--weather-files', *WEATHER).returncode == 0
+    e = pd.read_csv(ev).merge(a.assign(timestamp=pd.to_datetime(a.timestamp, utc=True).map(pd.Timestamp.isoformat)), on=['subsystem', 'timestamp'])
+    assert len(e) >= 40 and (e.p50_mw_x - e.p50_mw_y).abs().max() < 1e-6
+
+def test_day_ahead_bad_input_one_line(model, day_ahead_model):
+    r = run('hpo-evaluate', '--model', str(model), '--load-files', *FILES, '--day-ahead', '--start', '2023-03-01', '--end', '2023-03-31')
+    assert r.returncode == 2 and 'no day-ahead part' in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = run('hpo-forecast', '--model', str(day_ahead_model), '--load-files', FILES[1], '--day-ahead', '2024-03-01')
+    assert r.returncode == 2 and 'before the origin' in r.stderr and 'Traceback' not in r.stderr
+    r = run('hpo-forecast', '--model', str(day_ahead_model), '--load-files', FILES[1], '--day-ahead', 'tomorrow')
+    assert r.returncode == 2 and "bad --day-ahead value 'tomorrow'" in r.stderr

@@ -19,13 +19,14 @@ import schemathesis
 from hypothesis import given, settings, HealthCheck
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from hpo.etl import default_data_dir
+from hpo.etl import default_data_dir, SUBSYSTEMS
 from conftest import Server, free_port, ADMIN
 from hpo.forecast import read_load_files, load_series, train
 from hpo.renewables import read_balance_files, renewable_series
 from hpo.netload import train_all
 from hpo.mlops.registry import Registry, psi, STATE
-from hpo.mlops.realtime import predict_and_optimize_realtime, subsystem_system, NO_RENEWABLES
+from hpo.mlops.realtime import predict_and_optimize_realtime, predict_and_optimize_sin, subsystem_system, NO_RENEWABLES, forecast_renewable
+from hpo.mlops.service import ModelService, PredictRequest
 from hpo.dispatch import deck_system
 
 set_hypothesis_home_dir(tempfile.mkdtemp(prefix='hpo-hypothesis-'))   # keep Hypothesis's caches out of the repository
@@ -79,6 +80,29 @@ def wind_client(wind_registry, tmp_path_factory):
         with httpx.Client(base_url=s.url, timeout=60) as c: yield c
     finally: s.stop()
 
+@pytest.fixture(scope='module')
+def sin_registry(tmp_path_factory, series):
+    "A model of the four subsystems (small), for the whole SIN in one request."
+    fc = train({s: series[s] for s in SUBSYSTEMS}, '2023-06-01', '2023-02-01', val_days=30, epochs=0, lgbm_params=SMALL, log=lambda *a, **k: None)
+    reg = Registry(tmp_path_factory.mktemp('sreg')/'models', create=True)
+    reg.promote(reg.register(fc, training=series))
+    return reg
+
+@pytest.fixture(scope='module')
+def sin_client(sin_registry, tmp_path_factory):
+    s = Server(sin_registry.root, tmp_path_factory.mktemp('slog'))
+    try:
+        with httpx.Client(base_url=s.url, timeout=60) as c: yield c
+    finally: s.stop()
+
+def values(h): return [None if np.isnan(x) else float(x) for x in h]
+
+def sin_body(series, sub='SE', hours=337, origin=ORIGIN, scale=None, **extra):
+    "A request with the four subsystems' load (`scale`: subsystem -> factor of its load)."
+    hs = {s: series[s][:origin].iloc[-hours:] * (scale or {}).get(s, 1.0) for s in SUBSYSTEMS}
+    return {'subsystem': sub, 'history_start': hs[sub].index[0].isoformat(), 'load_mw': values(hs[sub]),
+            'other_loads_mw': {s: values(hs[s]) for s in SUBSYSTEMS if s != sub}, **extra}
+
 def body(series, hours=337, origin=ORIGIN, **extra):
     h = series['N'][:origin].iloc[-hours:]
     return {'subsystem': 'N', 'history_start': h.index[0].isoformat(), 'load_mw': [None if np.isnan(x) else float(x) for x in h], **extra}
@@ -128,6 +152,17 @@ def test_predict_and_optimize(client, series, registry):
     assert out['status'] in ('optimal', 'deficit') and out['message']
     # a version without wind and solar: taken as zero, and said so
     assert out['renewables_source'] == NONE and out['renewables'] == [] and set(b.wind) == set(b.solar) == {0.0}
+
+def test_the_dispatch_is_the_library_s_solved_cold(client, series, registry):
+    """Pins the dispatch: whatever the service does to answer fast (warm starts, cached systems, one thread), its result
+    is the library's on the same forecast with every LP solved from scratch."""
+    out = client.post('/v1/predict-and-optimize', json=body(series, origin='2023-08-20 23:00')).json()
+    fc = pd.DataFrame(out['forecast']).assign(timestamp=lambda f: pd.to_datetime(f.timestamp))
+    cold = predict_and_optimize_realtime(registry.load(out['model_version']), series['N'][:'2023-08-20 23:00'], 'N', load_forecast=fc, warm=None)
+    assert out['summary']['objective'] == pytest.approx(cold.summary['objective'], rel=1e-7)
+    b = pd.DataFrame(out['balance'])
+    assert np.allclose(b.hydro, cold.balance.hydro, atol=1e-3) and np.allclose(b.thermal, cold.balance.thermal, atol=1e-3)
+    assert out['status'] == cold.status and np.allclose(pd.DataFrame(out['dispatch']).generation_mw.sum(), cold.dispatch.generation_mw.sum(), atol=1e-2)
 
 def test_wind_and_reservoir_state_change_the_dispatch(client, series):
     base = client.post('/v1/predict-and-optimize', json=body(series)).json()
@@ -345,6 +380,46 @@ def test_wind_given_or_its_history_given(wind_client, series, ren):
     assert late.status_code == 200, late.text
     assert late.json()['renewables_source'] == {'wind': 'none: no wind history of N up to the origin', 'solar': 'none: no solar history of N up to the origin'}
 
+# --- the whole SIN in one request; one subsystem with its net export held ---
+
+def test_the_whole_sin_in_one_request(sin_client, sin_registry, series):
+    r = sin_client.post('/v1/predict-and-optimize', json=sin_body(series))
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out['subsystem'] == 'SIN' and out['status'] in ('optimal', 'deficit') and set(out['monitoring']) == set(SUBSYSTEMS)
+    fc, b, d = pd.DataFrame(out['forecast']), pd.DataFrame(out['balance']), pd.DataFrame(out['dispatch'])
+    assert len(fc) == 96 and len(b) == 96 and set(d.subsystem) == set(SUBSYSTEMS)
+    assert set(d.plant) == set(deck_system(None, None, 2023, 8).plants.plant) and len(d) == 24 * d.plant.nunique()   # every plant of the SIN
+    assert b.groupby('timestamp').net_export.sum().abs().max() < 1e-3           # the exchange: what one exports, the others import
+    assert np.allclose(b.hydro + b.thermal + b.wind + b.solar + b.deficit - b.curtailment, b.load + b.net_export, atol=1e-3)
+    assert b.net_export.abs().max() > 100                                       # the subsystems do trade
+    hs = {s: series[s][:ORIGIN].iloc[-337:] for s in SUBSYSTEMS}
+    direct = predict_and_optimize_sin(sin_registry.load('v1'), hs)              # the library's answer on the same histories
+    assert np.allclose(fc.p50_mw, direct.forecast.p50_mw, rtol=1e-9) and np.allclose(b.hydro, direct.balance.hydro, atol=1e-3)
+    short = sin_client.post('/v1/predict-and-optimize', json=sin_body(series, scale={'NE': 4.0})).json()
+    assert short['status'] == 'deficit' and 'binding: NE short' in short['message'], short['message']
+
+def test_one_subsystem_holds_its_net_export(sin_client, series):
+    one = lambda **kw: sin_client.post('/v1/predict-and-optimize', json=body(series) | {'subsystem': 'NE', 'load_mw': values(series['NE'][:ORIGIN].iloc[-337:])} | kw).json()
+    base, exporting = one(), one(net_export_mw=[1500.0] * 24)
+    assert base['subsystem'] == 'NE' and [x['net_export'] for x in base['balance']] == [0.0] * 24 and 'subsystem' not in base['balance'][0]
+    supply = lambda o: sum(x['hydro'] + x['thermal'] + x['wind'] + x['solar'] + x['deficit'] - x['curtailment'] for x in o['balance'])
+    assert supply(exporting) - supply(base) == pytest.approx(24 * 1500.0, abs=1.0)
+    assert [x['load'] for x in exporting['balance']] == pytest.approx([x['load'] for x in base['balance']])   # its own load, the export apart
+    heavy = one(net_export_mw=[90_000.0] * 24)
+    assert heavy['status'] == 'deficit' and 'net export held at 90,000 MW (net_export_mw)' in heavy['message'], heavy['message']
+    too_much = one(net_export_mw=[-100_000.0] * 24)                             # more import than the Northeast uses: no dispatch, and why
+    assert 'binding: the net import held at 100,000 MW (net_export_mw) is more than its load' in too_much['detail'][0]['msg'], too_much
+
+def test_the_sin_needs_a_model_of_the_four_and_consistent_loads(client, sin_client, series):
+    r = client.post('/v1/predict-and-optimize', json=sin_body(series, sub='N'))        # a model of the North alone
+    assert r.status_code == 422 and "no forecaster for subsystem 'NE'" in r.text
+    b = sin_body(series); b['other_loads_mw'].pop('S')
+    r = sin_client.post('/v1/predict-and-optimize', json=b)
+    assert r.status_code == 422 and 'other three subsystems' in r.text
+    r = sin_client.post('/v1/predict-and-optimize', json=sin_body(series, net_export_mw=[0.0] * 24))
+    assert r.status_code == 422 and 'net_export_mw is for one subsystem alone' in r.text
+
 # --- fuzzing from the service's own OpenAPI schema: no input may produce a server error ---
 # (HPO_FUZZ_EXAMPLES=300 for a longer run)
 
@@ -362,3 +437,24 @@ def test_fuzz_no_server_errors(server):
             response = case.call(timeout=30)
             assert response.status_code < 500, f'{case.method} {case.path}: {response.status_code} {response.text[:500]}'
         check()
+
+def test_wind_and_solar_bands_are_hpo_forecast_s_online_bands(wind_registry, series, ren, tmp_path):
+    """Requests at later and later origins, each with its 45 days of wind and solar (the archive's), the last one answered
+    after a restart: its wind and solar P10–P90 are what hpo-forecast's library call serves on the hours they covered."""
+    root = tmp_path/'models'
+    shutil.copytree(wind_registry.root, root, ignore=shutil.ignore_patterns('online'))   # no state followed yet
+    origins = pd.date_range('2023-08-12 23:00', ORIGIN, freq='8h', tz='UTC')
+    svc = ModelService(Registry(root))
+    first = [svc.predict(PredictRequest(**body(series, origin=t))) for t in origins[:-1]]
+    out = ModelService(Registry(root)).predict(PredictRequest(**body(series, origin=origins[-1])))   # restarted: the saved state goes on
+    since = f'online: corrected since {origins[0] - pd.Timedelta(hours=1079 - 360):%Y-%m-%d %H:%M} UTC'
+    assert first[0]['renewables_band'] == out['renewables_band'] == {'wind': since, 'solar': since}
+    covered = {k: s[origins[0] - pd.Timedelta(hours=1079):origins[-1]] for k, s in ren.items()}
+    lib = wind_registry.load_model().renewables.forecast(covered, origins[-1])   # what hpo-forecast calls
+    got, cols = pd.DataFrame(out['renewables']), ['p10_mw', 'p50_mw', 'p90_mw']
+    for kind in ('wind', 'solar'):
+        assert np.abs(got[got.series == kind][cols].to_numpy() - lib[lib.series == kind][cols].to_numpy()).max() < 1e-6, kind
+    calibrated = forecast_renewable(wind_registry.load_model().renewables, 'wind', 'N', ren[('wind', 'N')][:origins[-1]].iloc[-1080:], 24)
+    assert np.abs(got[got.series == 'wind'].p90_mw.to_numpy() - calibrated.p90_mw.to_numpy()).max() > 1.0   # not the band as calibrated
+    again = ModelService(Registry(root)).predict(PredictRequest(**body(series, origin=origins[-1])))       # the same origin: the same band
+    assert pd.DataFrame(again['renewables'])[cols].equals(got[cols])

@@ -1,20 +1,27 @@
 """`hpo-serve --workers 2` over real HTTP on 127.0.0.1: two worker processes answer side by side, a promotion made
 through one of them is served by both, state-changing requests need the admin's bearer token (401 without, 403 wrong,
-403 when no token is configured), an oversized body is refused with 413, and a worker that dies is replaced while
-the service keeps answering."""
+403 when no token is configured), an oversized body is refused with 413, a worker that dies is replaced while
+the service keeps answering, and what the service learns from requests (the online bands of the load, wind and solar,
+the monitor's record) is the same whichever worker answers."""
 import os
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 import signal, time
 
 import httpx
+import numpy as np
+import pandas as pd
 import pytest
 
 from conftest import Server, ADMIN
 from hpo.etl import default_data_dir
-from hpo.forecast import read_load_files, load_series, train
+from hpo.forecast import read_load_files, load_series, train, Design
+from hpo.renewables import read_balance_files, renewable_series
+from hpo.netload import train_all
 from hpo.mlops.registry import Registry
+from hpo.mlops.service import Monitor
 
 LOAD = default_data_dir()/'ons'/'curva_carga'/'CURVA_CARGA_2023.csv'
+BALANCE = default_data_dir()/'ons'/'balanco_energia_subsistema'
 SMALL = {'num_iterations': 10, 'num_leaves': 15, 'max_bin': 31}
 
 @pytest.fixture(scope='module')
@@ -92,3 +99,81 @@ def test_no_token_configured_means_disabled(registry, tmp_path):
         assert r.status_code == 403 and 'disabled' in r.json()['detail'], r.text
         assert registry.serving == 'v1'
     finally: s.stop()
+
+def load_body(series, origin, hours=337):
+    h = series['N'][:origin].iloc[-hours:]
+    return {'subsystem': 'N', 'history_start': h.index[0].isoformat(), 'load_mw': [None if np.isnan(x) else float(x) for x in h]}
+
+def test_the_online_band_is_followed_by_every_worker_and_after_a_restart(server, registry, tmp_path):
+    """Requests at later and later origins, each with the last two weeks only, answered by both workers, then by a
+    restarted service: the last band is the one hpo-forecast's library call serves on the hours they covered."""
+    series = load_series(read_load_files([LOAD]))
+    origins, pids, out = pd.date_range('2023-08-01 23:00', periods=40, freq='3h', tz='UTC'), set(), []
+    for t in origins:
+        r = httpx.post(server.url + '/v1/predict-and-optimize', json=load_body(series, t), timeout=60)   # a new connection: either worker
+        assert r.status_code == 200, r.text
+        pids.add(r.headers['x-hpo-worker']); out.append(r.json())
+        if len(pids) == 2 and len(out) >= 6: break
+    assert len(pids) == 2, pids
+    assert out[0]['load_band'] == out[-1]['load_band'] == f'online: corrected since {origins[0]:%Y-%m-%d %H:%M} UTC'
+    s = Server(registry.root, tmp_path)                  # the service restarted: it goes on from the saved state
+    try:
+        last = origins[len(out)] + pd.Timedelta(hours=7)
+        r = httpx.post(s.url + '/v1/predict-and-optimize', json=load_body(series, last), timeout=60)
+        assert r.status_code == 200, r.text
+        again = httpx.post(s.url + '/v1/predict-and-optimize', json=load_body(series, origins[0]), timeout=60).json()
+    finally: s.stop()
+    got, v = pd.DataFrame(r.json()['forecast']), r.json()['model_version']
+    lib = registry.load_model(v).forecast({'N': series['N'][origins[0] - pd.Timedelta(hours=336):last]}, None)   # what hpo-forecast calls
+    assert np.abs(got[['p10_mw', 'p50_mw', 'p90_mw']].to_numpy() - lib[['p10_mw', 'p50_mw', 'p90_mw']].to_numpy()).max() < 1e-6
+    calibrated = registry.load(v).calibrated(Design(series['N'][:last].iloc[-337:], registry.load(v).spec), 'N', [336])[1]
+    assert np.abs(got.p90_mw.to_numpy() - calibrated['p90'][0]).max() > 1.0   # not the band as calibrated
+    assert again['load_band'].startswith('calibrated: an origin before')      # the state only moves forward
+
+def test_every_worker_reports_the_same_monitoring(server, registry):
+    """Requests at later and later origins answered by both workers, then /v1/monitoring asked of both: the same record,
+    the one a single monitor keeps when it sees those requests in that order."""
+    httpx.post(server.url + '/v1/models/v1/promote', headers=ADMIN).raise_for_status()   # a promotion starts the record afresh
+    series, mon, pids = load_series(read_load_files([LOAD])), Monitor(), set()
+    for t in pd.date_range('2023-09-01 23:00', periods=12, freq='24h', tz='UTC'):
+        r = httpx.post(server.url + '/v1/predict-and-optimize', json=load_body(series, t), timeout=60)   # a new connection: either worker
+        assert r.status_code == 200, r.text
+        pids.add(r.headers['x-hpo-worker'])
+        h = series['N'][:t].iloc[-337:]; mon.observe('N', h)
+        mon.record('N', pd.DataFrame(r.json()['forecast']).assign(timestamp=lambda f: pd.to_datetime(f.timestamp, utc=True)))
+        if len(pids) == 2 and t >= pd.Timestamp('2023-09-04 23:00', tz='UTC'): break
+    assert len(pids) == 2, pids
+    answers = {}
+    for _ in range(60):
+        r = httpx.get(server.url + '/v1/monitoring', timeout=10)
+        answers[r.headers['x-hpo-worker']] = r.json()
+        if len(answers) == 2: break
+    assert len(answers) == 2, answers
+    a, b = answers.values()
+    assert a == b
+    n, expected = a['subsystems']['N'], mon.status()['N']
+    assert n['scored_forecasts'] == expected['scored_forecasts'] > 24
+    assert n['rolling_mape'] == pytest.approx(expected['rolling_mape'], rel=1e-9)
+
+def test_the_wind_and_solar_bands_are_followed_by_every_worker(tmp_path):
+    """A model with wind and solar behind two workers: requests at later and later origins, answered by both, end with
+    the wind and solar P10–P90 that hpo-forecast's library call serves on the hours they covered (the archive's)."""
+    series = load_series(read_load_files([LOAD]))
+    ren = {k: s for k, s in renewable_series(read_balance_files(sorted(BALANCE.glob('*.csv')))).items() if k[1] == 'N'}
+    m = train_all({'N': series['N']}, ren, '2023-06-01', '2023-02-01', val_days=30, epochs=0, log=None, lgbm_params=SMALL)
+    reg = Registry(tmp_path/'models', create=True); reg.promote(reg.register(m, training=series))
+    s, pids, out = Server(reg.root, tmp_path, workers=2), set(), []
+    try:
+        for t in pd.date_range('2023-08-10 23:00', periods=12, freq='8h', tz='UTC'):
+            r = httpx.post(s.url + '/v1/predict-and-optimize', json=load_body(series, t), timeout=60)   # a new connection: either worker
+            assert r.status_code == 200, r.text
+            pids.add(r.headers['x-hpo-worker']); out.append((t, r.json()))
+            if len(pids) == 2 and len(out) >= 4: break
+    finally: s.stop()
+    assert len(pids) == 2, pids
+    (first, _), (last, got) = out[0], out[-1]
+    assert set(got['renewables_band'].values()) == {f'online: corrected since {first - pd.Timedelta(hours=1079 - 360):%Y-%m-%d %H:%M} UTC'}
+    lib = reg.load_model().renewables.forecast({k: v[first - pd.Timedelta(hours=1079):last] for k, v in ren.items()}, last)   # what hpo-forecast calls
+    f, cols = pd.DataFrame(got['renewables']), ['p10_mw', 'p50_mw', 'p90_mw']
+    for kind in ('wind', 'solar'):
+        assert np.abs(f[f.series == kind][cols].to_numpy() - lib[lib.series == kind][cols].to_numpy()).max() < 1e-6, kind

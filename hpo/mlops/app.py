@@ -9,14 +9,14 @@ from pathlib import Path
 from datetime import datetime
 from typing import Literal
 
-from ..core import HPOError, call_parse_hyphens
+from ..core import HPOError, call_parse_hyphens, ONE_THREAD
 from .registry import RegistryError, ArtifactError, Registry
 from .service import ModelService, NoModelError, PredictRequest, PredictResponse
 from .dashboard import dashboard_data, plotly_js, DASHBOARD_HTML
 
 # %% auto #0
 __all__ = ['ADMIN_TOKEN_ENV', 'MAX_BODY_BYTES', 'SERVE_ENV', 'admin_check', 'BodyLimit', 'create_app', 'hpo_serve',
-           'app_from_env']
+           'app_from_env', 'one_thread', 'tcp_listener']
 
 # %% ../../nbs/04_mlops/05_app.ipynb #cce00bc5
 def _field_of(e:HPOError) -> str|None: return getattr(e, 'column', None)
@@ -29,7 +29,7 @@ def _error(status:int, e:HPOError, where:str='body'):
 def _fast_json(body:dict):   # orjson writes the ~0.5 MB of a dispatch answer about eight times faster than json
     import orjson
     from fastapi.responses import Response
-    return Response(orjson.dumps(body), media_type='application/json')
+    return Response(orjson.dumps(body), media_type='application/json', headers={'x-hpo-worker': str(os.getpid())})   # which worker process answered
 
 # %% ../../nbs/04_mlops/05_app.ipynb #2b5e842f
 ADMIN_TOKEN_ENV = 'HPO_ADMIN_TOKEN'   # environment variable holding the bearer token of the requests that change the service
@@ -90,7 +90,7 @@ def _metrics_registry():
 
 # %% ../../nbs/04_mlops/05_app.ipynb #00040648
 def _measure(app, m:dict):
-    "Count and time every request of `app` by endpoint (and status) in the metrics `m`."
+    "Count and time every request of `app` by endpoint (and status) in the metrics `m`; every answer names the worker process that gave it (`x-hpo-worker`)."
     from fastapi import Request
     @app.middleware('http')
     async def _measure(request:Request, call_next):
@@ -100,6 +100,7 @@ def _measure(app, m:dict):
         endpoint = getattr(route, 'path', 'other')
         m['requests'].labels(endpoint, str(response.status_code)).inc()
         m['latency'].labels(endpoint).observe(time.perf_counter() - t0)
+        response.headers.setdefault('x-hpo-worker', str(os.getpid()))
         return response
 
 # %% ../../nbs/04_mlops/05_app.ipynb #d2ee3133
@@ -209,13 +210,13 @@ def hpo_serve(registry:str=None,       # model registry folder
               port:int=8000,           # TCP port
               data:str=None,           # data folder with the CEPEL deck (default: the bundled data/)
               log_level:str='warning', # uvicorn's log level: critical, error, warning, info, debug
-              workers:int=1,           # worker processes answering requests side by side (each loads the serving model)
+              workers:int=1,           # worker processes answering requests side by side (each loads the serving model and computes on one core)
              ):
     "Serve the registry's promoted model: forecast and hydro dispatch of a subsystem over HTTP."
     if not registry: raise RegistryError('no registry given (expected --registry DIR)')
     if not 0 <= int(port) <= 65535: raise HPOError(f'bad --port {port} (expected 0–65535)')
     if int(workers) < 1: raise HPOError(f'bad --workers {workers} (expected 1 or more)')
-    os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+    one_thread()   # each worker process computes on one core: the workers, not the libraries' threads, share the machine
     import socket, uvicorn
     try:
         with socket.create_server((host, int(port))): pass
@@ -226,13 +227,47 @@ def hpo_serve(registry:str=None,       # model registry folder
     for p in h['problems']: print(f'hpo-serve: warning: {p}', file=sys.stderr, flush=True)
     if int(workers) == 1: return uvicorn.run(app, host=host, port=int(port), log_level=log_level)
     os.environ.update({SERVE_ENV['registry']: str(Path(registry).resolve()), SERVE_ENV['data']: str(Path(data).resolve()) if data else ''})
-    uvicorn.run('hpo.mlops.app:app_from_env', factory=True, workers=int(workers), host=host, port=int(port), log_level=log_level)
+    from uvicorn.supervisors import Multiprocess   # uvicorn.run's own way to run workers, on a socket of ours (`tcp_listener`)
+    config = uvicorn.Config('hpo.mlops.app:app_from_env', factory=True, workers=int(workers), host=host, port=int(port), log_level=log_level)
+    Multiprocess(config, sockets=[tcp_listener(host, int(port))]).run()
 
 # %% ../../nbs/04_mlops/05_app.ipynb #cd77c3ad
 SERVE_ENV = {'registry': 'HPO_SERVE_REGISTRY', 'data': 'HPO_SERVE_DATA'}   # how `hpo-serve --workers` tells its workers what to serve
 
 def app_from_env():
     "The application of the registry and data folder named in the environment (`SERVE_ENV`): what each worker of `hpo-serve --workers N` runs."
+    one_thread()   # a worker process computes on one core
     reg = os.environ.get(SERVE_ENV['registry'])
     if not reg: raise HPOError(f'no registry: {SERVE_ENV["registry"]} is not set')
     return create_app(Registry(reg), os.environ.get(SERVE_ENV['data']) or None)
+
+def one_thread():
+    """Make this process's numerical libraries use one thread: those it loads from now on (`ONE_THREAD`, inherited by the
+    worker processes it starts), the thread pools already loaded, and HiGHS's (made once per process, by the first solve)."""
+    os.environ.update(ONE_THREAD)
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(1)
+    _highs_one_thread()
+
+def _highs_one_thread():
+    "Solve a one-variable LP with HiGHS's `threads` option at 1: the process's HiGHS thread pool is made with one thread."
+    import highspy, numpy as np
+    sys.stdout.flush(); saved = os.dup(1)
+    try:   # HiGHS's C++ code prints its banner straight to file descriptor 1
+        with open(os.devnull, 'w') as null: os.dup2(null.fileno(), 1); h = highspy.Highs()
+    finally: os.dup2(saved, 1); os.close(saved)
+    h.setOptionValue('output_flag', False); h.setOptionValue('threads', 1)
+    lp = highspy.HighsLp(); lp.num_col_ = 1
+    lp.col_cost_, lp.col_lower_, lp.col_upper_ = np.ones(1), np.zeros(1), np.ones(1)
+    h.passModel(lp); h.run()
+
+def tcp_listener(host:str, port:int):
+    """A listening socket on `host:port` made as asyncio makes its own, with the TCP protocol set: asyncio then turns
+    Nagle's algorithm off on every connection accepted on it (TCP_NODELAY). On uvicorn's own socket for several workers
+    the protocol is unset, Nagle stays on, and an answer under one segment (64 KB on loopback) waits for the client's
+    delayed acknowledgement of its headers: 40 ms more per request."""
+    import socket
+    s = socket.socket(socket.AF_INET6 if ':' in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((host, port)); s.set_inheritable(True)
+    return s

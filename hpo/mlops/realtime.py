@@ -21,7 +21,8 @@ from ..dispatch import DispatchResult, reroute_downstream, System, Inputs, deck_
 # %% auto #0
 __all__ = ['RENEWABLE_COLUMNS', 'RENEWABLE_HISTORY_HOURS', 'NO_RENEWABLES', 'subsystem_system', 'with_volumes', 'month_deck',
            'day_water_value', 'RealtimeResult', 'DispatchError', 'served_model', 'forecast_renewable',
-           'expected_renewables', 'island_inputs', 'predict_and_optimize_realtime']
+           'expected_renewables', 'island_inputs', 'predict_and_optimize_realtime', 'held_export', 'binding_limits',
+           'with_binding', 'sin_histories', 'predict_and_optimize_sin']
 
 # %% ../../nbs/04_mlops/02_realtime.ipynb #0a71e9c1
 def subsystem_system(system:System, # the whole SIN (`deck_system`)
@@ -89,6 +90,8 @@ class RealtimeResult(DispatchResult):
     timings_ms: dict = field(default_factory=dict)
     renewables: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RENEWABLE_COLUMNS))   # the wind and solar forecast used
     renewables_source: dict = field(default_factory=dict)   # 'wind', 'solar' -> 'request', 'forecast' or 'none: <reason>'
+    load_band: str = 'as Forecaster.forecast serves it on the history given'   # how the load's P10–P90 was made
+    renewables_band: dict = field(default_factory=dict)   # 'wind', 'solar' (the SIN: 'wind/NE', …) -> how its P10–P90 was made, when forecast
 
 class DispatchError(HPOError):
     "The dispatch LP of a request has no solution the solver could find."
@@ -149,16 +152,18 @@ def expected_renewables(rf:RenewableForecaster|None, # the model's wind and sola
                         subsystem:str, origin:pd.Timestamp, horizon:int,
                         given:dict,          # 'wind', 'solar' -> the caller's hourly values, or None
                         history:dict|None,   # 'wind', 'solar' -> observed hourly series (values after `origin` are not read)
+                        forecast=None,       # a function (kind, subsystem, history, horizon) -> the forecast rows (default: `forecast_renewable`)
                        ) -> tuple:           # (wind, solar, forecasts (`RENEWABLE_COLUMNS`), {'wind': source, 'solar': source})
     "The wind and solar of the next `horizon` hours: the caller's, else the forecast (P50, never below zero), else zero and why."
     values, parts, sources = {}, [], {}
+    forecast = forecast or (lambda kind, sub, s, h: forecast_renewable(rf, kind, sub, s, h))
     for kind in KINDS:
         if given.get(kind) is not None:
             values[kind], sources[kind] = _hourly(given[kind], horizon, f'{kind}_mw'), 'request'; continue
         s = _history_upto((history or {}).get(kind), origin)
         why = _renewable_problem(rf, kind, subsystem, s, origin, horizon)
         if why is None:
-            f = forecast_renewable(rf, kind, subsystem, s, horizon)
+            f = forecast(kind, subsystem, s, horizon)
             if np.isfinite(f[['p10_mw', 'p50_mw', 'p90_mw']].to_numpy(float)).all():
                 parts.append(f); values[kind], sources[kind] = np.maximum(f['p50_mw'].to_numpy(float), 0), 'forecast'; continue
             why = f'none: no {kind} forecast from this history (too few known hours, or none above zero, for its capacity proxy)'
@@ -167,32 +172,41 @@ def expected_renewables(rf:RenewableForecaster|None, # the model's wind and sola
     return values['wind'], values['solar'], table, sources
 
 # %% ../../nbs/04_mlops/02_realtime.ipynb #db677c17
-def _forecast(forecaster:Forecaster, history:pd.Series, subsystem:str, horizon:int, others:dict|None) -> pd.DataFrame:
-    "The first `horizon` hours of `forecaster`'s forecast of `subsystem`; non-finite values are a `DataError`."
-    fc = forecaster.forecast({**(others or {}), subsystem: history}, [subsystem]).iloc[:horizon]
+def _checked(fc:pd.DataFrame) -> pd.DataFrame:
+    "The forecast `fc`; non-finite values are a `DataError`."
     if not np.isfinite(fc[['p10_mw', 'p50_mw', 'p90_mw']].to_numpy()).all():
         raise DataError('the model cannot forecast from this history (it produced non-finite values)', column='load_mw',
                         expected='a realistic hourly load history')
     return fc
+
+def _forecast(forecaster:Forecaster, history:pd.Series, subsystem:str, horizon:int, others:dict|None) -> pd.DataFrame:
+    "The first `horizon` hours of `forecaster`'s forecast of `subsystem`; non-finite values are a `DataError`."
+    return _checked(forecaster.forecast({**(others or {}), subsystem: history}, [subsystem]).iloc[:horizon])
 
 # %% ../../nbs/04_mlops/02_realtime.ipynb #503cfddc
 def island_inputs(fc:pd.DataFrame,  # the forecast: timestamp, p10_mw, p50_mw, p90_mw
                   subsystem:str,    # N, NE, S or SE
                   wind, solar,      # its expected wind and solar generation, one value per forecast hour (MW)
                   horizon:int,      # hours
+                  net_export=None,  # its net export held in each hour (MW; positive: exported), served on top of its load (default: 0)
                  ) -> Inputs:
-    "The dispatch inputs of one subsystem's forecast, the other subsystems without load."
+    "The dispatch inputs of one subsystem's forecast, its net export held on top of its load, the other subsystems without load."
     i, S = SUBSYSTEMS.index(subsystem), len(SUBSYSTEMS)
     def row(x): a = np.zeros((S, horizon)); a[i] = x; return a
-    p50 = fc['p50_mw'].to_numpy(float)
-    return Inputs(pd.DatetimeIndex(fc['timestamp']), row(p50), row(wind), row(solar),
-                  row(np.minimum(fc['p10_mw'].to_numpy(float), p50)), row(np.maximum(fc['p90_mw'].to_numpy(float), p50)))
+    p50, x = fc['p50_mw'].to_numpy(float), np.zeros(horizon) if net_export is None else np.asarray(net_export, float)
+    return Inputs(pd.DatetimeIndex(fc['timestamp']), row(p50 + x), row(wind), row(solar),
+                  row(np.minimum(fc['p10_mw'].to_numpy(float), p50) + x), row(np.maximum(fc['p90_mw'].to_numpy(float), p50) + x))
 
 # %% ../../nbs/04_mlops/02_realtime.ipynb #c5b61777
-def _subsystem_tables(res, system:System, inputs:Inputs, subsystem:str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    "The subsystem's hourly balance and ramp alerts from the dispatch result `res`; no solution is a `DispatchError`."
-    if res.balance.empty: raise DispatchError(f'{res.message} for these inputs (expected a realistic load, wind and solar)')
+def _subsystem_tables(res, system:System, inputs:Inputs, subsystem:str, net_export:np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    "The subsystem's hourly balance (its load without the net export held, and that export) and ramp alerts from the dispatch result `res`; no solution is a `DispatchError`."
+    if res.balance.empty:
+        load = inputs.load[SUBSYSTEMS.index(subsystem)]; t = int(np.argmin(load))   # its load plus the net export held
+        why = (f'binding: the net import held at {-net_export[t]:,.0f} MW (net_export_mw) is more than its load, {load[t] - net_export[t]:,.0f} MW, '
+               f'at {utc_text(inputs.timestamps[t])}') if load[t] < 0 else 'expected a realistic load, wind and solar'
+        raise DispatchError(f'{res.message} for these inputs ({why})')
     balance = res.balance[res.balance['subsystem'] == subsystem].drop(columns=['subsystem', 'interchange'], errors='ignore').reset_index(drop=True)
+    balance = balance.assign(load=balance['load'] - net_export, net_export=net_export)
     alerts = ramp_alerts(system, inputs, res)
     alerts = alerts[alerts['subsystem'] == subsystem].drop(columns='subsystem').reset_index(drop=True)
     return balance, alerts
@@ -211,29 +225,113 @@ def predict_and_optimize_realtime(model:Forecaster|NetLoadModel, # the served mo
                                   warm:WarmStarts|None=WARM_STARTS, # HiGHS warm starts across calls (None: solve every LP cold)
                                   others:dict|None=None,  # other subsystems' load histories (name -> Series): the forecast's context inputs
                                   renewables_history:dict|None=None, # 'wind', 'solar' -> observed hourly MW up to the origin (45 days): what their forecast reads
+                                  load_forecast:pd.DataFrame|None=None, # the load forecast to dispatch, rows as `Forecaster.forecast` gives them (default: the model's from `history`)
+                                  net_export_mw=None,     # the subsystem's net export held in each hour (MW; positive: exported; default: 0)
+                                  renewable_forecast=None, # a function (kind, subsystem, history, horizon) -> wind or solar forecast rows (default: `forecast_renewable`)
                                  ) -> RealtimeResult:
-    "Forecast the next `horizon` hours of a subsystem's load, wind and solar, and dispatch its hydro plants to follow the net load."
+    "Forecast the next `horizon` hours of a subsystem's load, wind and solar, and dispatch its hydro plants to follow the net load, its net export held."
     t0, m = time.perf_counter(), served_model(model)
     if subsystem not in SUBSYSTEMS: raise DataError(f'unknown subsystem {subsystem!r}', column='subsystem', expected='one of ' + ', '.join(SUBSYSTEMS))
     if not 1 <= horizon <= m.load.spec.horizons: raise DataError(f'horizon of {horizon} h', column='horizon', expected=f'1 to {m.load.spec.horizons} hours')
     wind, solar, ren, sources = expected_renewables(m.renewables, subsystem, as_utc(history.index[-1]), horizon,
-                                                    {'wind': wind_mw, 'solar': solar_mw}, renewables_history)
-    fc = _forecast(m.load, history, subsystem, horizon, others)
+                                                    {'wind': wind_mw, 'solar': solar_mw}, renewables_history, renewable_forecast)
+    fc = _forecast(m.load, history, subsystem, horizon, others) if load_forecast is None else _checked(load_forecast.iloc[:horizon])
     t1 = time.perf_counter()
     ts = pd.DatetimeIndex(fc['timestamp'])
     whole = system or month_deck(ts[0].year, ts[0].month)
     if water_value_rs_mwh is None and system is None: water_value_rs_mwh = day_water_value(f'{ts[0]:%Y-%m-%d}')
     sys_ = with_volumes(_island(whole, subsystem), reservoir_volumes_hm3)
     if water_value_rs_mwh is not None: sys_ = dataclasses.replace(sys_, water_value_rs_mwh=water_value_rs_mwh)
-    inputs = island_inputs(fc, subsystem, wind, solar, horizon)
+    held = held_export(net_export_mw, horizon)
+    inputs = island_inputs(fc, subsystem, wind, solar, horizon, held)
     res = dispatch(sys_, inputs, solver, warm=warm)
     t2 = time.perf_counter()
-    balance, alerts = _subsystem_tables(res, sys_, inputs, subsystem)
-    return RealtimeResult(status=res.status, message=res.message,
+    balance, alerts = _subsystem_tables(res, sys_, inputs, subsystem, held)
+    return RealtimeResult(status=res.status, message=with_binding(res.message, sys_, balance, subsystem=subsystem),
                           dispatch=res.dispatch.drop(columns=['subsystem'], errors='ignore').reset_index(drop=True), balance=balance,
                           summary=res.summary, violations=res.violations, ramp_alerts=alerts, scope='island',
                           subsystem=subsystem, model_version=m.load.meta.get('registry_version'),
                           forecast=fc[['timestamp', 'horizon', 'p10_mw', 'p50_mw', 'p90_mw']].reset_index(drop=True),
                           renewables=ren, renewables_source=sources,
+                          timings_ms={'forecast': round((t1 - t0) * 1e3, 2), 'dispatch': round((t2 - t1) * 1e3, 2),
+                                      'total': round((time.perf_counter() - t0) * 1e3, 2)})
+
+# %% ../../nbs/04_mlops/02_realtime.ipynb #20cf0564
+def held_export(values, horizon:int) -> np.ndarray:
+    "The net export to hold in each of the next `horizon` hours (MW): the caller's values, or 0."
+    if values is None: return np.zeros(horizon)
+    a = np.asarray(values, float)
+    if a.shape != (horizon,) or not np.isfinite(a).all():
+        raise DataError(f'{a.size} values' if a.ndim == 1 else 'not a list of numbers', column='net_export_mw', expected=f'{horizon} hourly values (MW)')
+    return a
+
+# %% ../../nbs/04_mlops/02_realtime.ipynb #4469908d
+def binding_limits(system:System, balance:pd.DataFrame, # the dispatch's balance: subsystem (or one subsystem's rows), hydro, thermal, deficit, interchange or net_export
+                   subsystem:str|None=None,              # the subsystem of a one-subsystem balance
+                  ) -> str:
+    "Where load is short: per subsystem, the hours and the largest deficit, its hydro and thermal against their maximum, its exchange."
+    b = balance if 'subsystem' in balance else balance.assign(subsystem=subsystem)
+    out = []
+    for s, g in b[b['deficit'] > 1e-6].groupby('subsystem', sort=False):
+        gmax = float(system.plants.loc[system.plants['subsystem'] == s, 'generation_max_mw'].sum())
+        tmax = float(system.thermal.loc[s, 'thermal_max_mw']) if s in system.thermal.index else 0.0
+        x = (f"net export held at {g['net_export'].max():,.0f} MW (net_export_mw)" if 'net_export' in g and 'interchange' not in g
+             else f"net import {g['interchange'].max():,.0f} MW (the interchange limits)")
+        out.append(f"{s} short at {len(g)} h (up to {g['deficit'].max():,.0f} MW): hydro up to {g['hydro'].max():,.0f} of {gmax:,.0f} MW, "
+                   f"thermal up to {g['thermal'].max():,.0f} of {tmax:,.0f} MW, {x}")
+    return '; '.join(out)
+
+def with_binding(message:str, system:System, balance:pd.DataFrame, subsystem:str|None=None) -> str:
+    "`message`, with the limits that bind when load is short (`binding_limits`)."
+    why = binding_limits(system, balance, subsystem) if len(balance) and (balance['deficit'] > 1e-6).any() else ''
+    return f'{message}; binding: {why}' if why else message
+
+# %% ../../nbs/04_mlops/02_realtime.ipynb #9ed04596
+def sin_histories(histories:dict) -> pd.Timestamp:
+    "The common origin of the four subsystems' load histories; a missing subsystem or another origin is a `DataError`."
+    missing = [s for s in SUBSYSTEMS if s not in histories]
+    if missing: raise DataError(f'no load history of {", ".join(missing)}', column='other_loads_mw', expected='the load of all four subsystems')
+    origins = {as_utc(h.index[-1]) for h in histories.values()}
+    if len(origins) > 1: raise DataError('the histories end at different hours', column='other_loads_mw', expected='one origin for the four subsystems')
+    return origins.pop()
+
+# %% ../../nbs/04_mlops/02_realtime.ipynb #8538c4cf
+def predict_and_optimize_sin(model:Forecaster|NetLoadModel, # the served model (`Registry.load_model`), or a load forecaster alone
+                             histories:dict,         # subsystem -> hourly load (MW) up to the origin, all four
+                             reservoir_volumes_hm3:dict|None=None, horizon:int=24, system:System|None=None,
+                             water_value_rs_mwh:float|dict|None=None, solver:str='highs', warm:WarmStarts|None=WARM_STARTS, # as `predict_and_optimize_realtime`
+                             given:dict|None=None,   # subsystem -> {'wind', 'solar' -> the caller's hourly values}
+                             renewables_history:dict|None=None, # subsystem -> {'wind', 'solar' -> observed hourly MW up to the origin}
+                             load_forecasts:dict|None=None,     # subsystem -> its load forecast (rows of `Forecaster.forecast`; default: the model's)
+                             renewable_forecast=None,           # a function (kind, subsystem, history, horizon) -> wind or solar forecast rows (default: `forecast_renewable`)
+                            ) -> RealtimeResult:
+    "Forecast the next `horizon` hours of the four subsystems and dispatch the interconnected SIN, with the exchange between them."
+    t0, m = time.perf_counter(), served_model(model)
+    origin = sin_histories(histories)
+    if not 1 <= horizon <= m.load.spec.horizons: raise DataError(f'horizon of {horizon} h', column='horizon', expected=f'1 to {m.load.spec.horizons} hours')
+    fcs, parts, src, W, S = {}, [], {}, [], []
+    for sub in SUBSYSTEMS:
+        w, s, ren, so = expected_renewables(m.renewables, sub, origin, horizon, (given or {}).get(sub) or {}, (renewables_history or {}).get(sub), renewable_forecast)
+        fcs[sub] = _checked(load_forecasts[sub].iloc[:horizon]) if load_forecasts else \
+                   _forecast(m.load, histories[sub], sub, horizon, {o: h for o, h in histories.items() if o != sub})
+        W.append(w); S.append(s); parts.append(ren.assign(subsystem=sub)); src |= {f'{k}/{sub}': v for k, v in so.items()}
+    t1 = time.perf_counter()
+    ts = pd.DatetimeIndex(fcs[SUBSYSTEMS[0]]['timestamp'])
+    whole = system or month_deck(ts[0].year, ts[0].month)
+    if water_value_rs_mwh is None and system is None: water_value_rs_mwh = day_water_value(f'{ts[0]:%Y-%m-%d}')
+    sys_ = with_volumes(whole, reservoir_volumes_hm3)
+    if water_value_rs_mwh is not None: sys_ = dataclasses.replace(sys_, water_value_rs_mwh=water_value_rs_mwh)
+    col = lambda c: np.array([fcs[s][c].to_numpy(float) for s in SUBSYSTEMS])
+    p50 = col('p50_mw')
+    inputs = Inputs(ts, p50, np.array(W), np.array(S), np.minimum(col('p10_mw'), p50), np.maximum(col('p90_mw'), p50))
+    res = dispatch(sys_, inputs, solver, warm=warm)
+    t2 = time.perf_counter()
+    if res.balance.empty: raise DispatchError(f'{res.message} for these inputs (expected a realistic load, wind and solar)')
+    balance = res.balance.assign(net_export=-res.balance['interchange'])
+    forecast = pd.concat([fcs[s].assign(subsystem=s) for s in SUBSYSTEMS], ignore_index=True)[['timestamp', 'subsystem', 'horizon', 'p10_mw', 'p50_mw', 'p90_mw']]
+    return RealtimeResult(status=res.status, message=with_binding(res.message, sys_, balance), dispatch=res.dispatch, balance=balance,
+                          summary=res.summary, violations=res.violations, ramp_alerts=ramp_alerts(sys_, inputs, res), scope='SIN',
+                          subsystem='SIN', model_version=m.load.meta.get('registry_version'), forecast=forecast,
+                          renewables=pd.concat(parts, ignore_index=True), renewables_source=src,
                           timings_ms={'forecast': round((t1 - t0) * 1e3, 2), 'dispatch': round((t2 - t1) * 1e3, 2),
                                       'total': round((time.perf_counter() - t0) * 1e3, 2)})

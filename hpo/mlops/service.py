@@ -4,7 +4,8 @@
 
 # %% ../../nbs/04_mlops/03_service.ipynb #0539fa66
 from __future__ import annotations
-import math, threading, time
+import io, math, threading, time
+from contextlib import contextmanager
 from pathlib import Path
 from collections import OrderedDict, deque
 from dataclasses import dataclass
@@ -14,20 +15,21 @@ from typing import Annotated, Literal
 import numpy as np
 import pandas as pd
 from fastcore.basics import patch
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from ..core import ape, DataError, json_safe
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from ..core import ape, DataError, json_safe, as_utc, utc_text, atomic_path
 from ..etl import SUBSYSTEMS, default_data_dir, read_ons_balance, read_ons_cmo, to_hourly
-from ..forecast import Forecaster, read_load_files, load_series
-from ..renewables import KINDS
+from ..forecast import Forecaster, Design, read_load_files, load_series
+from ..renewables import KINDS, RenewableForecaster, RenewableDesign
 from ..netload import NetLoadModel
 from ..dispatch import System
 from .registry import RegistryError, ArtifactError, Registry, STATE, psi, drift_level, feature_psi, feature_levels
-from .realtime import RealtimeResult, predict_and_optimize_realtime, month_deck, day_water_value, RENEWABLE_HISTORY_HOURS
+from .realtime import RealtimeResult, predict_and_optimize_realtime, predict_and_optimize_sin, month_deck, day_water_value, RENEWABLE_HISTORY_HOURS, forecast_renewable
 
 # %% auto #0
-__all__ = ['MAX_HISTORY_HOURS', 'Load', 'Power', 'Volume', 'RENEWABLES_SOURCE', 'HORIZON_HOURS', 'Monitor', 'PredictRequest',
-           'ForecastHour', 'RenewableHour', 'PlantHour', 'BalanceHour', 'RampAlert', 'PredictResponse', 'json_column',
-           'json_records', 'response_body', 'NoModelError', 'check_servable', 'Archive', 'Served', 'ModelService']
+__all__ = ['MAX_HISTORY_HOURS', 'Load', 'Power', 'Volume', 'Export', 'RENEWABLES_SOURCE', 'LOAD_BAND', 'ONLINE_FOLDER',
+           'HORIZON_HOURS', 'Monitor', 'PredictRequest', 'ForecastHour', 'RenewableHour', 'PlantHour', 'BalanceHour',
+           'RampAlert', 'PredictResponse', 'json_column', 'json_records', 'response_body', 'online_forecast',
+           'OnlineStates', 'online_renewable', 'NoModelError', 'check_servable', 'Archive', 'Served', 'ModelService']
 
 # %% ../../nbs/04_mlops/03_service.ipynb #4856fad8
 class Monitor:
@@ -35,13 +37,23 @@ class Monitor:
     def __init__(self, profiles:dict|None=None,   # subsystem -> `reference_profile` of the serving model's training load
                  window_hours:int=168,            # target hours the rolling MAPE covers
                  max_pending:int=24 * 24 * 14,    # forecasts waiting for their actual load, per subsystem
-                 features:dict|None=None):        # subsystem -> feature name -> `reference_profile` of the training inputs
+                 features:dict|None=None,         # subsystem -> feature name -> `reference_profile` of the training inputs
+                 store:OnlineStates|None=None,    # where to keep the record, shared by every process that names the same `name` (None: in memory only)
+                 name:str='monitor'):             # the record's name in `store`: '<version>/<name>/<subsystem>'
         self.profiles, self.window_hours, self.max_pending = profiles or {}, window_hours, max_pending
         self.features, self.last_features = features or {}, {s: {} for s in SUBSYSTEMS}
-        self.pending = {s: OrderedDict() for s in SUBSYSTEMS}   # (target hour, horizon) -> P50
-        self.errors = {s: deque() for s in SUBSYSTEMS}          # (target hour, horizon, APE %)
+        self.pending = {s: OrderedDict() for s in SUBSYSTEMS}   # (target hour as ns since 1970 UTC, horizon) -> P50
+        self.errors = {s: deque() for s in SUBSYSTEMS}          # (target hour as ns, horizon, APE %)
         self.last_psi = {s: float('nan') for s in SUBSYSTEMS}
-        self._lock = threading.Lock()
+        self._lock, self.store, self.name = threading.Lock(), store, name
+
+    @contextmanager
+    def held(self, subsystem:str):
+        "The subsystem's record, held for a change: with a `store`, read from it under its lock first and saved after."
+        with self._lock:
+            if self.store is None: yield; return
+            with self.store.held(self.name, subsystem):
+                self.load(subsystem); yield; self.save(subsystem)
 
 # %% ../../nbs/04_mlops/03_service.ipynb #d56ccb46
 @patch
@@ -49,15 +61,14 @@ def observe(self:Monitor, subsystem:str,  # N, NE, S or SE
             history:pd.Series,           # the request's hourly load (UTC index)
            ) -> dict:
     "Score the pending forecasts whose hour is in `history`; the PSI of `history`. Returns the subsystem's status."
-    with self._lock:
+    with self.held(subsystem):
         pend, errs = self.pending[subsystem], self.errors[subsystem]
-        known = history.dropna()
-        for key in [k for k in pend if k[0] in known.index]:
-            actual = float(known[key[0]])
-            errs.append((key[0], key[1], ape(actual, pend.pop(key))))
+        known = history.dropna(); at = dict(zip(pd.DatetimeIndex(known.index).as_unit('ns').asi8.tolist(), known.to_numpy(float).tolist()))   # hour -> load: thousands of pending forecasts are looked up fast
+        for key in [k for k in pend if k[0] in at]:
+            errs.append((key[0], key[1], ape(at[key[0]], pend.pop(key))))
         if errs:
             newest = max(e[0] for e in errs)
-            while errs and errs[0][0] <= newest - pd.Timedelta(hours=self.window_hours): errs.popleft()
+            while errs and errs[0][0] <= newest - self.window_hours * 3_600_000_000_000: errs.popleft()
         if subsystem in self.profiles: self.last_psi[subsystem] = psi(self.profiles[subsystem], history.to_numpy(float))
         if subsystem in self.features: self.last_features[subsystem] = feature_psi(self.features[subsystem], history)
         return self._status(subsystem)
@@ -67,9 +78,9 @@ def observe(self:Monitor, subsystem:str,  # N, NE, S or SE
 def record(self:Monitor, subsystem:str,  # N, NE, S or SE
            forecast:pd.DataFrame):       # the forecast given for it
     "Remember a forecast (`timestamp`, `horizon`, `p50_mw`) until its hours are known."
-    with self._lock:
+    with self.held(subsystem):
         pend = self.pending[subsystem]
-        for t, h, p in zip(forecast['timestamp'], forecast['horizon'], forecast['p50_mw']):
+        for t, h, p in zip(pd.DatetimeIndex(forecast['timestamp']).as_unit('ns').asi8.tolist(), forecast['horizon'].tolist(), forecast['p50_mw'].tolist()):
             pend.pop((t, int(h)), None); pend[(t, int(h))] = float(p)
         while len(pend) > self.max_pending: pend.popitem(last=False)
 
@@ -83,13 +94,16 @@ def _status(self:Monitor, subsystem:str) -> dict:
 @patch
 def status(self:Monitor) -> dict:
     "Per subsystem: rolling MAPE (%), how many forecast hours it covers, the last PSI and its reading."
-    with self._lock: return {s: self._status(s) for s in SUBSYSTEMS}
+    with self._lock:
+        for s in SUBSYSTEMS if self.store is not None else []: self.load(s)   # what every process has recorded (written whole: no lock needed)
+        return {s: self._status(s) for s in SUBSYSTEMS}
 
 # %% ../../nbs/04_mlops/03_service.ipynb #2588ae02
 MAX_HISTORY_HOURS = 24 * 366       # longest history accepted in a request
 Load = Annotated[float, Field(ge=1, le=500_000, allow_inf_nan=False)]   # MW; below 1 MW is not a subsystem's load
 Power = Annotated[float, Field(ge=0, le=500_000, allow_inf_nan=False)]
 Volume = Annotated[float, Field(ge=0, le=1_000_000, allow_inf_nan=False)]
+Export = Annotated[float, Field(ge=-100_000, le=100_000, allow_inf_nan=False)]   # MW; negative: imported
 
 # %% ../../nbs/04_mlops/03_service.ipynb #10ca43af
 class PredictRequest(BaseModel):
@@ -111,6 +125,13 @@ class PredictRequest(BaseModel):
     solar_history_mw: list[Power|None]|None = Field(None, min_length=RENEWABLE_HISTORY_HOURS, max_length=MAX_HISTORY_HOURS,
                                                     description='observed hourly solar generation (MW), as wind_history_mw')
     reservoir_volumes_hm3: dict[str, Volume]|None = Field(None, max_length=500, description='plant name -> stored volume now (hm³); default: the deck\'s')
+    net_export_mw: list[Export]|None = Field(None, min_length=24, max_length=24, description='the subsystem\'s net export to the others held in each '
+                                             'of the next 24 hours (MW; positive: exported, negative: imported), e.g. the exchange forecast or observed; '
+                                             'default 0 (the subsystem serves its own load). Not with other_loads_mw, where the dispatch finds the exchange')
+    other_loads_mw: dict[Literal['N', 'NE', 'S', 'SE'], Annotated[list[Load|None], Field(min_length=1, max_length=MAX_HISTORY_HOURS)]]|None = Field(
+        None, max_length=3, description='the other three subsystems\' hourly load (MW), on the same hours as load_mw (as many values, the last one known): '
+                                        'the four subsystems are then forecast and dispatched together as the interconnected SIN, the exchange between '
+                                        'them within the deck\'s interchange limits; the tables of the answer name each row\'s subsystem')
 
     @field_validator('history_start')
     @classmethod
@@ -125,6 +146,18 @@ class PredictRequest(BaseModel):
         if v and v[-1] is None: raise ValueError('the last value (the forecast origin) must be known')
         return v
 
+    @model_validator(mode='after')
+    def _the_sin(self):
+        o = self.other_loads_mw
+        if o is None: return self
+        want = [s for s in SUBSYSTEMS if s != self.subsystem]
+        if sorted(o) != sorted(want): raise ValueError(f'other_loads_mw needs the load of the other three subsystems ({", ".join(want)})')
+        for s, v in o.items():
+            if len(v) != len(self.load_mw): raise ValueError(f'other_loads_mw: {len(v)} values of {s}, expected {len(self.load_mw)} (as load_mw)')
+            if v[-1] is None: raise ValueError(f'other_loads_mw: the last value of {s} (the forecast origin) must be known')
+        if self.net_export_mw is not None: raise ValueError('net_export_mw is for one subsystem alone: with other_loads_mw the dispatch finds the exchange')
+        return self
+
 # %% ../../nbs/04_mlops/03_service.ipynb #42a19ffa
 @patch
 def history(self:PredictRequest) -> pd.Series:
@@ -132,6 +165,12 @@ def history(self:PredictRequest) -> pd.Series:
     start = pd.Timestamp(self.history_start).tz_convert('UTC')
     values = [np.nan if x is None else x for x in self.load_mw]
     return pd.Series(values, index=pd.date_range(start, periods=len(values), freq='h', name='timestamp'), dtype=float)
+
+@patch
+def histories(self:PredictRequest) -> dict:
+    "Every subsystem's load the request gives, as hourly UTC series: its subsystem's, and with `other_loads_mw` the other three."
+    h = self.history()
+    return {self.subsystem: h} | {s: pd.Series([np.nan if x is None else x for x in v], index=h.index, dtype=float) for s, v in (self.other_loads_mw or {}).items()}
 
 # %% ../../nbs/04_mlops/03_service.ipynb #db6e7e17
 @patch
@@ -146,19 +185,24 @@ def renewables_history(self:PredictRequest) -> dict:
 class ForecastHour(BaseModel):
     "One forecast hour of the response: P10/P50/P90 in MW."
     timestamp: datetime; horizon: int; p10_mw: float; p50_mw: float; p90_mw: float
+    subsystem: str|None = Field(None, description='in an answer for the whole SIN only')
 
 class RenewableHour(BaseModel):
     "One forecast hour of wind or solar: P10/P50/P90 in MW (the dispatch uses the P50, never below zero)."
     timestamp: datetime; horizon: int; series: Literal['wind', 'solar']; p10_mw: float; p50_mw: float; p90_mw: float
+    subsystem: str|None = Field(None, description='in an answer for the whole SIN only')
 
 class PlantHour(BaseModel):
     "One plant in one hour of the optimised dispatch."
     timestamp: datetime; plant: str; code: int; generation_mw: float; turbined_m3s: float; spilled_m3s: float; volume_hm3: float
+    subsystem: str|None = Field(None, description='in an answer for the whole SIN only')
 
 class BalanceHour(BaseModel):
-    "The subsystem's balance in one hour (MW) and its marginal cost (R$/MWh)."
+    "The subsystem's balance in one hour (MW): load + net_export = hydro + thermal + wind + solar + deficit − curtailment; its marginal cost (R$/MWh)."
     timestamp: datetime; load: float; hydro: float; thermal: float; wind: float; solar: float; deficit: float
     curtailment: float; marginal_cost: float|None = None
+    net_export: float|None = Field(None, description='MW sent to the other subsystems (negative: received): held at net_export_mw for one subsystem alone')
+    subsystem: str|None = Field(None, description='in an answer for the whole SIN only')
 
 class RampAlert(BaseModel):
     "An hour whose net-load ramp the hydro fleet cannot follow, with the shortfall in MW."
@@ -170,16 +214,22 @@ RENEWABLES_SOURCE = ("where the wind and solar of the dispatch come from, per se
                      "wind_history_mw / solar_history_mw, else the service's data archive; listed in renewables), or 'none: <reason>' "
                      "(taken as zero, e.g. 'none: the model has no wind and solar part')")
 
+LOAD_BAND = ("how the load's P10–P90 was made: 'online: corrected since <hour>' (corrected online over the hours the service has "
+             "followed since then, as hpo-forecast corrects it), or 'calibrated: <reason>' (the band as calibrated)")
+
 class PredictResponse(BaseModel):
     "The answer of `POST /v1/predict-and-optimize`: forecast, dispatch, balance, ramp alerts and timings."
-    model_version: str|None; subsystem: str; origin: datetime
+    model_version: str|None; subsystem: str = Field(description='N, NE, S, SE, or SIN for the four together'); origin: datetime
     status: str = Field(description='dispatch status: optimal, deficit (load not fully served), infeasible, …')
     message: str
     forecast: list[ForecastHour]; dispatch: list[PlantHour]; balance: list[BalanceHour]; ramp_alerts: list[RampAlert]
     summary: dict; timings_ms: dict
-    renewables_source: dict[Literal['wind', 'solar'], str] = Field(default_factory=dict, description=RENEWABLES_SOURCE)
+    renewables_source: dict[str, str] = Field(default_factory=dict, description=RENEWABLES_SOURCE + "; for the whole SIN per series and subsystem ('wind/NE', …)")
     renewables: list[RenewableHour] = Field(default_factory=list, description='the wind and solar forecasts the dispatch used (P10/P50/P90)')
     monitoring: dict|None = Field(None, description='the subsystem\'s rolling MAPE of earlier forecasts and the PSI of this history')
+    load_band: str = Field('', description=LOAD_BAND)
+    renewables_band: dict[str, str] = Field(default_factory=dict, description="how the P10–P90 of each wind and solar forecast listed in renewables "
+                                            "was made, per series ('wind', 'solar'; for the whole SIN 'wind/NE', …), worded as load_band")
 
 # %% ../../nbs/04_mlops/03_service.ipynb #2a26759b
 def json_column(s:pd.Series) -> list:
@@ -201,15 +251,145 @@ def json_records(df:pd.DataFrame, columns:list) -> list[dict]:
 def response_body(r:RealtimeResult, # output of `predict_and_optimize_realtime`
                   origin,            # the last hour of the history
                  ) -> dict:
-    "The JSON body of a `RealtimeResult`."
+    "The JSON body of a `RealtimeResult` (the rows name their subsystem in an answer for the whole SIN only)."
+    cols = lambda model: [c for c in model.model_fields if c != 'subsystem' or r.scope == 'SIN']
     return {'model_version': r.model_version, 'subsystem': r.subsystem, 'origin': pd.Timestamp(origin).isoformat(),
             'status': r.status, 'message': r.message,
-            'forecast': json_records(r.forecast, list(ForecastHour.model_fields)),
-            'dispatch': json_records(r.dispatch, list(PlantHour.model_fields)),
-            'balance': json_records(r.balance, list(BalanceHour.model_fields)),
-            'ramp_alerts': json_records(r.ramp_alerts, list(RampAlert.model_fields)),
+            'forecast': json_records(r.forecast, cols(ForecastHour)),
+            'dispatch': json_records(r.dispatch, cols(PlantHour)),
+            'balance': json_records(r.balance, cols(BalanceHour)),
+            'ramp_alerts': json_records(r.ramp_alerts, cols(RampAlert)),
             'summary': json_safe(r.summary), 'timings_ms': r.timings_ms,
-            'renewables_source': r.renewables_source, 'renewables': json_records(r.renewables, list(RenewableHour.model_fields))}
+            'renewables_source': r.renewables_source, 'load_band': r.load_band, 'renewables_band': r.renewables_band, 'renewables': json_records(r.renewables, cols(RenewableHour))}
+
+# %% ../../nbs/04_mlops/03_service.ipynb #55dd64eb
+ONLINE_FOLDER = 'online'   # the registry's folder of the online band states the service keeps, per version and subsystem
+
+def _merged(history:pd.Series, tail:pd.Series, lo, hi) -> pd.Series:
+    "Hourly load over `[lo, hi]`: the request's known values first, then the kept ones, NaN where neither knows."
+    idx = pd.date_range(lo, hi, freq='h', name='timestamp')
+    return history.reindex(idx).combine_first(tail.reindex(idx)).asfreq('h')
+
+# %% ../../nbs/04_mlops/03_service.ipynb #23f6680b
+def online_forecast(fc:Forecaster,        # the serving load forecaster
+                    sub:str,              # its subsystem
+                    history:pd.Series,    # the request's hourly load up to the origin (at least the model's window)
+                    memo:dict|None=None,  # what the last call returned for `sub` (None: nothing followed yet)
+                    others:dict|None=None,# other subsystems' load: the context inputs
+                   ) -> tuple:            # (forecast rows as `Forecaster.forecast` gives them, the memo after this call, which band)
+    "The load forecast from the last hour of `history`, its band corrected online over the hours followed since the first call."
+    hour, H, keep = pd.Timedelta(hours=1), fc.spec.horizons, fc.spec.history_hours + 1
+    s = history.asfreq('h'); T = s.index[-1]
+    memo = memo or {'start': s.index[0], 'as_of': None, 'state': None, 'tail': s.iloc[:0]}
+    state = memo['state']
+    first = memo['as_of'] + hour if state is not None else max(as_utc(fc.meta['train_end']) - H * hour, memo['start'] + (keep - 1) * hour)
+    if not fc.online_gamma or (T < first and not (state is not None and T == memo['as_of'])):
+        q = fc.calibrated(Design(s.iloc[-keep:], fc.spec, others), sub, [keep - 1])[1]
+        why = 'the model has no online correction' if not fc.online_gamma else \
+              f'an origin before {utc_text(memo["as_of"])}, the newest the service followed' if state is not None else \
+              f'the online correction starts at {utc_text(first)}'
+        if fc.online_gamma and state is None:   # keep the hours a later replay from `first` reads
+            memo = memo | {'tail': _merged(s, memo['tail'], first - (keep - 1) * hour, max(T, memo['tail'].index.max() if len(memo['tail']) else T))}
+        return _rows(q, sub, T, H), memo, f'calibrated: {why}'
+    lo = min(first, T) - (keep - 1) * hour
+    acc = _merged(s, memo['tail'], lo, T)
+    _, q, new = fc.quantiles(Design(acc, fc.spec, others), sub, [len(acc) - 1], int((first - lo) / hour), state)
+    if T >= first: memo = memo | {'as_of': T, 'state': {'z': new['z'], 'issued': new['issued']}, 'tail': acc.iloc[-keep:]}
+    return _rows(q, sub, T, H), memo, f'online: corrected since {utc_text(max(memo["start"] + (keep - 1) * hour, as_utc(fc.meta["train_end"]) - H * hour))}'
+
+def _rows(q:dict, sub:str, origin, H:int) -> pd.DataFrame:
+    "`Forecaster.forecast`'s rows of one origin from its quantiles."
+    return pd.DataFrame({'origin': origin, 'timestamp': origin + pd.to_timedelta(np.arange(1, H + 1), 'h'), 'subsystem': sub,
+                         'horizon': np.arange(1, H + 1), 'p10_mw': q['p10'][0], 'p50_mw': q['p50'][0], 'p90_mw': q['p90'][0]})
+
+# %% ../../nbs/04_mlops/03_service.ipynb #748682e3
+class OnlineStates:
+    "The memos of `online_forecast` (per model version and subsystem) and `online_renewable` (per version and series), in files of `folder` (every process reads the same)."
+    def __init__(self, folder): self.folder = Path(folder)
+    def path(self, version:str, sub:str) -> Path: return self.folder/version/f'{sub}.npz'
+
+    @contextmanager
+    def held(self, version:str, sub:str):
+        "An exclusive lock on the state of `version` and `sub`, across threads and processes."
+        import fcntl
+        p = self.path(version, sub); p.parent.mkdir(parents=True, exist_ok=True)
+        with open(p.with_suffix('.lock'), 'a') as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try: yield
+            finally: fcntl.flock(f, fcntl.LOCK_UN)
+
+# %% ../../nbs/04_mlops/03_service.ipynb #c8332315
+_NS = lambda t: np.int64(pd.Timestamp(t).value) if t is not None else np.int64(-1)
+_TS = lambda v: pd.Timestamp(int(v), tz='UTC') if int(v) >= 0 else None
+
+@patch
+def write(self:OnlineStates, version:str, sub:str, memo:dict):
+    "Save a memo of `online_forecast` or `online_renewable` (atomically: a reader sees the old one or the new one)."
+    st, tail = memo['state'] or {}, memo['tail']
+    buf = io.BytesIO()
+    np.savez(buf, start=_NS(memo.get('start')), since=_NS(memo.get('from')), as_of=_NS(memo['as_of']), z=st.get('z', np.zeros(0)), issued=st.get('issued', np.zeros(0)),
+             tail_start=_NS(tail.index[0] if len(tail) else None), tail=tail.to_numpy(float))   # hourly from tail_start
+    with atomic_path(self.path(version, sub)) as tmp: Path(tmp).write_bytes(buf.getvalue())
+
+@patch
+def read(self:OnlineStates, version:str, sub:str) -> dict|None:
+    "The memo saved for `version` and `sub` (None: none yet)."
+    try: a = np.load(self.path(version, sub))
+    except FileNotFoundError: return None
+    t0, v = _TS(a['tail_start']), a['tail']
+    tail = pd.Series(v, index=pd.date_range(t0, periods=len(v), freq='h', name='timestamp') if t0 is not None else pd.DatetimeIndex([], tz='UTC', name='timestamp'), dtype=float)
+    memo = {'start': _TS(a['start']), 'as_of': _TS(a['as_of']), 'state': {'z': a['z'], 'issued': a['issued']} if a['z'].size else None, 'tail': tail}
+    if 'since' in a.files and int(a['since']) >= 0:   # a memo of `online_renewable`: where its correction starts, its state as of when
+        memo = {k: x for k, x in memo.items() if k != 'start'} | {'from': _TS(a['since'])}
+        if memo['state'] is not None: memo['state']['as_of'] = memo['as_of']
+    return memo
+
+# %% ../../nbs/04_mlops/03_service.ipynb #3f2381eb
+def online_renewable(rf:RenewableForecaster, # the serving wind and solar forecasters
+                     kind:str, sub:str,      # the series: 'wind' or 'solar', and its subsystem
+                     history:pd.Series,      # its observed hourly MW up to the origin (45 days at least)
+                     memo:dict|None=None,    # what the last call returned for this series (None: nothing followed yet)
+                    ) -> tuple:              # (forecast rows as `RenewableForecaster.forecast` gives them, the memo after this call, which band)
+    "The `kind` forecast of `sub` from the last hour of `history`, its band corrected online over the hours followed since the first call."
+    hour, keep, hs = pd.Timedelta(hours=1), RENEWABLE_HISTORY_HOURS, np.array(rf.horizons)
+    s, given = history.asfreq('h'), memo; T = s.index[-1]
+    older = memo is not None and memo['state'] is not None and T < memo['as_of']   # replayed on this history alone, not kept
+    if memo is None or older: memo = {'from': rf.online_from(s.index[0]), 'as_of': None, 'state': None, 'tail': s.iloc[:0]}
+    state, tail = memo['state'], memo['tail']; first = memo['as_of'] + hour if state is not None else memo['from']
+    acc = _merged(s, tail, min(first, T) - (keep - 1) * hour, max(T, tail.index.max()) if state is None and len(tail) else T)
+    d = RenewableDesign(acc[:T], kind, sub)
+    b = np.stack(rf.predict(d, hs, np.full(len(hs), len(d.y) - 1)))[None]   # the band as calibrated at the origin, every horizon in one call
+    p10, p50, p90, new = rf.served(d, [len(d.y) - 1], hs, int(d.index.searchsorted(first)), state, b)
+    rows = pd.DataFrame({'origin': T, 'timestamp': T + pd.to_timedelta(hs, 'h'), 'series': kind, 'subsystem': sub, 'horizon': hs,
+                         'p10_mw': p10[0], 'p50_mw': p50[0], 'p90_mw': p90[0]})
+    if not rf.online_gamma: return rows, given, 'calibrated: the model has no online correction'
+    how = f'online: corrected since {utc_text(memo["from"])}'
+    if older: return rows, given, f'{how}, on this history alone (the service has followed up to {utc_text(given["as_of"])})'
+    if state is None and T < first: return rows, memo | {'tail': acc}, f'calibrated: the online correction starts at {utc_text(first)}'
+    if T >= first: memo = memo | {'as_of': T, 'state': new, 'tail': acc.iloc[-keep:]}
+    return rows, memo, how
+
+# %% ../../nbs/04_mlops/03_service.ipynb #85f87a5c
+@patch
+def save(self:Monitor, subsystem:str):
+    "Write the subsystem's record to `store` (atomically)."
+    pend, errs, feats = self.pending[subsystem], self.errors[subsystem], self.last_features[subsystem]
+    buf = io.BytesIO()
+    np.savez(buf, pend_t=np.array([k[0] for k in pend], np.int64), pend_h=np.array([k[1] for k in pend], np.int64),
+             pend_p=np.array(list(pend.values()), float), err_t=np.array([e[0] for e in errs], np.int64),
+             err_h=np.array([e[1] for e in errs], np.int64), err_ape=np.array([e[2] for e in errs], float),
+             psi=np.float64(self.last_psi[subsystem]), feat_names=np.array(list(feats), str), feat_psi=np.array(list(feats.values()), float))
+    with atomic_path(self.store.path(self.name, subsystem)) as tmp: Path(tmp).write_bytes(buf.getvalue())
+
+@patch
+def load(self:Monitor, subsystem:str):
+    "Read the subsystem's record from `store` (none saved yet: an empty record)."
+    try: a = dict(np.load(self.store.path(self.name, subsystem)))
+    except FileNotFoundError: a = {}
+    get = lambda k: a.get(k, np.zeros(0)).tolist()
+    self.pending[subsystem] = OrderedDict(zip(zip(get('pend_t'), get('pend_h')), get('pend_p')))
+    self.errors[subsystem] = deque(zip(get('err_t'), get('err_h'), get('err_ape')))
+    self.last_psi[subsystem], self.last_features[subsystem] = float(a.get('psi', np.nan)), dict(zip(get('feat_names'), get('feat_psi')))
 
 # %% ../../nbs/04_mlops/03_service.ipynb #1cc3f4f8
 class NoModelError(RegistryError):
@@ -309,8 +489,9 @@ class ModelService:
         self.archive = archive or Archive(data_dir)
         self._compute, self._swap = threading.Lock(), threading.Lock()
         self.version, self.model, self.problems = registry.load_serving(whole=True)
-        self.monitor = self._monitor(self.version)
+        self.online = OnlineStates(registry.root/ONLINE_FOLDER)   # the online bands followed and the monitor's record, per version
         self.started, self._stamp = time.time(), self._state_stamp()
+        self.monitor = self._monitor(self.version)
         self.latest = {}   # subsystem -> `Served`: the last answer given, for the dashboard
 
     @property
@@ -329,9 +510,9 @@ def _profiles(self:ModelService, version) -> dict:
 
 @patch
 def _monitor(self:ModelService, version) -> Monitor:
-    "A fresh monitor against `version`'s training profiles (load and input features)."
+    "The monitor of `version` since it was promoted (shared by every process serving it), against its training profiles (load and input features)."
     features = (self.registry.manifest(version).get('reference_features') or {}) if version else {}
-    return Monitor(self._profiles(version), features=features)
+    return Monitor(self._profiles(version), features=features, store=self.online if version else None, name=f'{version}/monitor-{self._stamp or 0}')
 
 # %% ../../nbs/04_mlops/03_service.ipynb #ecb47642
 @patch
@@ -345,7 +526,7 @@ def follow(self:ModelService):
         try:
             wanted = self.registry.serving
             if wanted is None: return
-            if wanted == self.version: self.problems = []; return
+            if wanted == self.version: self.problems, self.monitor = [], self._monitor(wanted); return   # promoted again: a new record
             m = self.registry.load_model(wanted); check_servable(m, wanted)
         except RegistryError as e:
             self.problems = [f'the registry changed but its serving version cannot serve here: {e}']; return
@@ -387,38 +568,121 @@ def renewables_inputs(self:ModelService, subsystem:str, origin:pd.Timestamp,
     archived = self.archive.renewables_history(subsystem, origin) if need else {}
     return out | {k: archived[k] for k in need if k in archived}
 
+# %% ../../nbs/04_mlops/03_service.ipynb #494a4239
+@patch
+def renewable_forecast(self:ModelService, rf:RenewableForecaster, version:str,
+                       bands:dict,          # filled with series -> which band it served (`LOAD_BAND`'s wording)
+                       follow:bool=True,    # save the state carried on (False: read it only)
+                       prefix:str='',       # how `bands` names the series: '' ('wind'), or '/' ('wind/NE', the whole SIN)
+                      ):                    # a function (kind, subsystem, history, horizon) -> forecast rows, for `predict_and_optimize_realtime`
+    "The wind and solar forecasts with the online bands the service follows for `version`, per series (`online_renewable`), each under its lock."
+    def forecast(kind:str, sub:str, history:pd.Series, horizon:int) -> pd.DataFrame:
+        name = f'{kind}-{sub}'
+        with self.online.held(version, name):
+            memo = self.online.read(version, name)
+            f, new, how = online_renewable(rf, kind, sub, history, memo)
+            if follow and new is not memo: self.online.write(version, name, new)
+        bands[f'{kind}/{sub}' if prefix else kind] = how
+        return f[f['horizon'] <= horizon].sort_values('horizon').reset_index(drop=True)
+    return forecast
+
+# %% ../../nbs/04_mlops/03_service.ipynb #a305e96f
+@patch
+def load_forecast(self:ModelService, fc:Forecaster, version:str, subsystem:str,
+                  history:pd.Series,     # the request's load up to the origin
+                  others:dict|None=None, # other subsystems' load (context inputs)
+                  follow:bool=True,      # save the state carried on (False: read it only)
+                 ) -> tuple:             # (forecast rows, which band: `LOAD_BAND`)
+    "The load forecast with the online band the service follows for `version` and `subsystem` (`online_forecast`), under its lock."
+    with self.online.held(version, subsystem):
+        memo = self.online.read(version, subsystem)
+        f, new, how = online_forecast(fc, subsystem, history, memo, others)
+        if follow and new is not memo: self.online.write(version, subsystem, new)
+    return f, how
+
+# %% ../../nbs/04_mlops/03_service.ipynb #2da5c40d
+@patch
+def serving(self:ModelService, histories:dict, # subsystem -> its hourly load up to the origin
+           ) -> tuple:                         # (the serving model, its version)
+    "The serving model and version, after checking they can forecast these subsystems from these histories."
+    self.follow()
+    m, version = self.model, self.version
+    if m is None: raise NoModelError(f'{self.registry.root}: no model version can serve ({"; ".join(self.problems) or "none promoted yet"})')
+    fc, need = m.load, m.load.spec.history_hours + 1
+    for subsystem, history in histories.items():
+        if subsystem not in fc.subsystems:
+            raise DataError(f'the serving model ({version}) has no forecaster for subsystem {subsystem!r}', column='subsystem',
+                            expected='one of ' + ', '.join(fc.subsystems))
+        if len(history) < need: raise DataError(f'{len(history)} hours of history', column='load_mw', expected=f'at least {need} hourly values for model {version}')
+    return m, version
+
 # %% ../../nbs/04_mlops/03_service.ipynb #d3c52f70
 @patch
 def run(self:ModelService, subsystem:str,  # N, NE, S or SE
         history:pd.Series,                # hourly load up to the forecast origin
         wind_mw=None, solar_mw=None, reservoir_volumes_hm3=None, # as in `predict_and_optimize_realtime`
         renewables_history:dict|None=None, # 'wind', 'solar' -> observed history up to the origin (default: the archive's)
+        follow:bool=False,                # carry the online band's state on to this origin (a request); False: read it only (a replay)
+        net_export_mw=None,               # the subsystem's net export held in each hour (MW; default 0)
        ) -> tuple[RealtimeResult, System]: # the answer, and the SIN it was dispatched on
     "Forecast and dispatch with the serving version (one computation at a time), without touching the monitor."
-    self.follow()
-    m, version = self.model, self.version
-    if m is None: raise NoModelError(f'{self.registry.root}: no model version can serve ({"; ".join(self.problems) or "none promoted yet"})')
-    fc = m.load
-    if subsystem not in fc.subsystems:
-        raise DataError(f'the serving model ({version}) has no forecaster for subsystem {subsystem!r}', column='subsystem',
-                        expected='one of ' + ', '.join(fc.subsystems))
-    need = fc.spec.history_hours + 1
-    if len(history) < need: raise DataError(f'{len(history)} hours of history', column='load_mw', expected=f'at least {need} hourly values for model {version}')
+    m, version = self.serving({subsystem: history})
     t = history.index[-1] + pd.Timedelta(hours=1)        # the first dispatched hour picks the deck's month
     system = month_deck(t.year, t.month, self.data_dir)
     ren = self.renewables_inputs(subsystem, history.index[-1], {'wind': wind_mw, 'solar': solar_mw}, renewables_history)
+    bands = {}; online = self.renewable_forecast(m.renewables, version, bands, follow) if m.renewables is not None else None
     with self._compute:
+        t0 = time.perf_counter()
+        lf, band = self.load_forecast(m.load, version, subsystem, history, follow=follow)
+        ms = (time.perf_counter() - t0) * 1e3
         r = predict_and_optimize_realtime(m, history, subsystem, wind_mw, solar_mw, reservoir_volumes_hm3, horizon=HORIZON_HOURS, system=system,
-                                          water_value_rs_mwh=day_water_value(f'{t:%Y-%m-%d}', self.data_dir), renewables_history=ren)
+                                          water_value_rs_mwh=day_water_value(f'{t:%Y-%m-%d}', self.data_dir), renewables_history=ren,
+                                          load_forecast=lf, net_export_mw=net_export_mw, renewable_forecast=online)
+    r.load_band, r.renewables_band = band, bands
+    r.timings_ms = r.timings_ms | {'forecast': round(r.timings_ms['forecast'] + ms, 2), 'total': round(r.timings_ms['total'] + ms, 2)}
+    return r, system
+
+# %% ../../nbs/04_mlops/03_service.ipynb #0fb74917
+@patch
+def run_sin(self:ModelService, histories:dict, # the four subsystems' hourly load up to the origin
+            given:dict|None=None,              # subsystem -> {'wind', 'solar' -> expected values given}
+            reservoir_volumes_hm3=None,        # plant name -> stored volume now (any subsystem's plants)
+            renewables_history:dict|None=None, # subsystem -> {'wind', 'solar' -> observed history given} (default: the archive's)
+            follow:bool=False,                 # carry the online bands' states on (a request)
+           ) -> tuple[RealtimeResult, System]:
+    "Forecast the four subsystems and dispatch the interconnected SIN with the serving version (`predict_and_optimize_sin`)."
+    m, version = self.serving(histories)
+    origin = next(iter(histories.values())).index[-1]; t = origin + pd.Timedelta(hours=1)
+    system, given = month_deck(t.year, t.month, self.data_dir), given or {}
+    ren = {s: self.renewables_inputs(s, origin, given.get(s) or {}, (renewables_history or {}).get(s)) for s in SUBSYSTEMS}
+    bands = {}; online = self.renewable_forecast(m.renewables, version, bands, follow, '/') if m.renewables is not None else None
+    with self._compute:
+        t0 = time.perf_counter()
+        lfs = {s: self.load_forecast(m.load, version, s, histories[s], {o: h for o, h in histories.items() if o != s}, follow=follow) for s in SUBSYSTEMS}
+        ms = (time.perf_counter() - t0) * 1e3
+        r = predict_and_optimize_sin(m, histories, reservoir_volumes_hm3, HORIZON_HOURS, system, day_water_value(f'{t:%Y-%m-%d}', self.data_dir),
+                                     given=given, renewables_history=ren, load_forecasts={s: f for s, (f, _) in lfs.items()}, renewable_forecast=online)
+    r.load_band, r.renewables_band = '; '.join(f'{s}: {b}' for s, (_, b) in lfs.items()), bands
+    r.timings_ms = r.timings_ms | {'forecast': round(r.timings_ms['forecast'] + ms, 2), 'total': round(r.timings_ms['total'] + ms, 2)}
     return r, system
 
 # %% ../../nbs/04_mlops/03_service.ipynb #1a270169
 @patch
 def predict(self:ModelService, req:PredictRequest, # a validated request
            ) -> dict:                             # the response body
-    h, monitor = req.history(), self.monitor
-    r, system = self.run(req.subsystem, h, req.wind_mw, req.solar_mw, req.reservoir_volumes_hm3, req.renewables_history())
-    status = monitor.observe(req.subsystem, h)   # score earlier forecasts whose hour this history now knows
-    monitor.record(req.subsystem, r.forecast)
-    self.latest[req.subsystem] = Served(r, h, system, time.time())
+    self.follow()                              # a version promoted meanwhile: its record, not the one before
+    monitor, hs = self.monitor, req.histories()
+    h = hs[req.subsystem]
+    if req.other_loads_mw is None:
+        r, system = self.run(req.subsystem, h, req.wind_mw, req.solar_mw, req.reservoir_volumes_hm3, req.renewables_history(), follow=True,
+                             net_export_mw=req.net_export_mw)
+        status = monitor.observe(req.subsystem, h)   # score earlier forecasts whose hour this history now knows
+        monitor.record(req.subsystem, r.forecast)
+        self.latest[req.subsystem] = Served(r, h, system, time.time())
+        return response_body(r, h.index[-1]) | {'monitoring': status}
+    r, system = self.run_sin(hs, {req.subsystem: {'wind': req.wind_mw, 'solar': req.solar_mw}}, req.reservoir_volumes_hm3,
+                             {req.subsystem: req.renewables_history()}, follow=True)
+    status = {s: monitor.observe(s, hs[s]) for s in SUBSYSTEMS}
+    for s in SUBSYSTEMS: monitor.record(s, r.forecast[r.forecast['subsystem'] == s])
     return response_body(r, h.index[-1]) | {'monitoring': status}
+
