@@ -23,11 +23,11 @@ __all__ = ['HM3_PER_M3S_HOUR', 'DECK', 'DECK_SUBSYSTEMS', 'INFLOWS', 'PLANT_COLU
            'FICTITIOUS_NODES', 'LOAD_COLUMNS', 'LOAD_OPTIONAL', 'WATER_VALUE_RS_MWH', 'SPILL_PENALTY',
            'CURTAILMENT_PENALTY', 'RESERVE_PENALTY', 'SLACK_PENALTY', 'RESERVE_FRACTION', 'RENEWABLE_RESERVE_FRACTION',
            'WATER_VALUE_FLOOR', 'NET_EXPORT_PENALTY', 'WARM_STARTS', 'SOLVERS', 'TOL', 'DISPATCH_COLUMNS',
-           'BALANCE_COLUMNS', 'reroute_downstream', 'read_min_outflows', 'with_incremental_inflows', 'read_deck_plants',
-           'select_plants', 'read_thermal', 'read_system', 'read_load', 'read_load_tables', 'Inputs', 'load_inputs',
-           'System', 'deck_system', 'check_plants', 'cumulative_productivity', 'recent_cmo', 'cmo_water_values',
-           'resolve_water_value', 'reserve_requirements', 'system_nodes', 'water_values', 'LinearProgram',
-           'add_hydro_variables', 'add_water_balance', 'add_minimum_outflow', 'add_ramp_limits',
+           'BALANCE_COLUMNS', 'quiet_highs', 'reroute_downstream', 'read_min_outflows', 'with_incremental_inflows',
+           'read_deck_plants', 'select_plants', 'read_thermal', 'read_system', 'read_load', 'read_load_tables',
+           'Inputs', 'load_inputs', 'System', 'deck_system', 'check_plants', 'cumulative_productivity', 'recent_cmo',
+           'cmo_water_values', 'resolve_water_value', 'reserve_requirements', 'system_nodes', 'water_values',
+           'LinearProgram', 'add_hydro_variables', 'add_water_balance', 'add_minimum_outflow', 'add_ramp_limits',
            'add_subsystem_variables', 'add_interchange', 'add_load_balance', 'add_hydro_reserve', 'add_thermal_units',
            'group_bounds', 'add_interchange_groups', 'add_hydro_groups', 'add_future_cost', 'net_export_bounds',
            'add_net_export_limits', 'build_lp', 'Solution', 'WarmStarts', 'highs_lp', 'solve_highs', 'to_pulp',
@@ -35,7 +35,7 @@ __all__ = ['HM3_PER_M3S_HOUR', 'DECK', 'DECK_SUBSYSTEMS', 'INFLOWS', 'PLANT_COLU
            'write_result', 'hpo_dispatch', 'plot_dispatch']
 
 # %% ../nbs/03_dispatch.ipynb #171ac420
-def _quiet_highs():
+def quiet_highs():
     "A HiGHS instance without its start-up banner (HiGHS's C++ code prints it straight to file descriptor 1)."
     import os, highspy
     sys.stdout.flush(); saved = os.dup(1)
@@ -936,7 +936,7 @@ def highs_lp(lp:LinearProgram):
 
 def _highs_model(lp:LinearProgram):
     "A HiGHS instance holding `lp`."
-    h = _quiet_highs(); h.passModel(highs_lp(lp))
+    h = quiet_highs(); h.passModel(highs_lp(lp))
     return h
 
 # %% ../nbs/03_dispatch.ipynb #b2b2593a

@@ -73,12 +73,16 @@ def wind_registry(tmp_path_factory, series, ren):
     reg.promote(reg.register(m, training=series))
     return reg
 
-@pytest.fixture(scope='module')
-def wind_client(wind_registry, tmp_path_factory):
-    s = Server(wind_registry.root, tmp_path_factory.mktemp('wlog'))
+def served_client(registry, log_dir):
+    "A client of a real `hpo-serve` on `registry`, stopped when the client is done."
+    s = Server(registry.root, log_dir)
     try:
         with httpx.Client(base_url=s.url, timeout=60) as c: yield c
     finally: s.stop()
+
+@pytest.fixture(scope='module')
+def wind_client(wind_registry, tmp_path_factory):
+    yield from served_client(wind_registry, tmp_path_factory.mktemp('wlog'))
 
 @pytest.fixture(scope='module')
 def sin_registry(tmp_path_factory, series):
@@ -90,10 +94,7 @@ def sin_registry(tmp_path_factory, series):
 
 @pytest.fixture(scope='module')
 def sin_client(sin_registry, tmp_path_factory):
-    s = Server(sin_registry.root, tmp_path_factory.mktemp('slog'))
-    try:
-        with httpx.Client(base_url=s.url, timeout=60) as c: yield c
-    finally: s.stop()
+    yield from served_client(sin_registry, tmp_path_factory.mktemp('slog'))
 
 def values(h): return [None if np.isnan(x) else float(x) for x in h]
 

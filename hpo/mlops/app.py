@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Literal
 
 from ..core import HPOError, call_parse_hyphens, ONE_THREAD
+from ..dispatch import quiet_highs
 from .registry import RegistryError, ArtifactError, Registry
 from .service import ModelService, NoModelError, PredictRequest, PredictResponse
 from .dashboard import dashboard_data, plotly_js, DASHBOARD_HTML
@@ -252,11 +253,7 @@ def one_thread():
 def _highs_one_thread():
     "Solve a one-variable LP with HiGHS's `threads` option at 1: the process's HiGHS thread pool is made with one thread."
     import highspy, numpy as np
-    sys.stdout.flush(); saved = os.dup(1)
-    try:   # HiGHS's C++ code prints its banner straight to file descriptor 1
-        with open(os.devnull, 'w') as null: os.dup2(null.fileno(), 1); h = highspy.Highs()
-    finally: os.dup2(saved, 1); os.close(saved)
-    h.setOptionValue('output_flag', False); h.setOptionValue('threads', 1)
+    h = quiet_highs(); h.setOptionValue('threads', 1)
     lp = highspy.HighsLp(); lp.num_col_ = 1
     lp.col_cost_, lp.col_lower_, lp.col_upper_ = np.ones(1), np.zeros(1), np.ones(1)
     h.passModel(lp); h.run()
