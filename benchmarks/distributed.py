@@ -66,29 +66,26 @@ def bench_backtest(a) -> dict:
                 full=('12-origin backtest', times * (12 // len(origins) or 1)))
 
 def bench_replay(a) -> dict:
-    "A month of replayed days: one task per day in this process (timed one by one), then on 2 local workers."
+    """A month of replayed days as `hpo-replay` runs them: in this process (the data read once, the days one after the
+    other), then on 2 local workers (this process names the files and their fingerprint; each worker reads them once)."""
     import hpo.replay as rp
     from hpo.core import task_client
     dates = rp.replay_dates(a.replay_start, a.replay_end)
     importlib.import_module('highspy')   # the solver the tasks load: loaded here before the timing, in the workers at start-up
     c0, t0 = time.process_time(), time.perf_counter()
-    rd = rp.load_replay_data(a.replay_data, None, dates)
-    fp = rp.replay_fingerprint(rd)
-    tasks = [(rd.spec, fp, d, {'skip_missing': True}) for d in dates]
-    times, results = timed_tasks(rp.replay_task, tasks, lambda: None, ())
-    one = pd.concat([f for f, _ in results if f is not None], ignore_index=True)
+    one, days = rp.replay(rp.load_replay_data(a.replay_data, None, dates), dates, skip_missing=True, log=lambda *x: None)
     serial, serial_cpu = time.perf_counter() - t0, time.process_time() - c0
+    times = days['seconds'].dropna().tolist()   # each day's seconds (the first one's include reading the deck and the CMO)
     t0 = time.perf_counter()
     with task_client(workers=2) as client:
         for m in ('hpo.replay', 'highspy'): client.run(importlib.import_module, m)
         startup = time.perf_counter() - t0
         c0, t0 = client.run(time.process_time), time.perf_counter()
-        rd2 = rp.load_replay_data(a.replay_data, None, dates)   # what `hpo-replay` reads before it sends the days out
-        two, _ = rp.replay(rd2, dates, skip_missing=True, client=client, log=lambda *x: None)
+        two, _ = rp.replay(rp.replay_spec(a.replay_data, None, dates), dates, skip_missing=True, client=client, log=lambda *x: None)
         parallel, c1 = time.perf_counter() - t0, client.run(time.process_time)
         workers_cpu = sum(c1[w] - c0[w] for w in c1)
     pd.testing.assert_frame_equal(one, two)
-    return dict(job=f'replay, {len(dates)} days', tasks=len(tasks), serial=serial, startup=startup, two_workers=parallel,
+    return dict(job=f'replay, {len(dates)} days', tasks=len(dates), serial=serial, startup=startup, two_workers=parallel,
                 serial_cpu=serial_cpu, workers_cpu=workers_cpu, times=times, full=('a year of replays', times * (365 // len(times) or 1)))
 
 def bench_train(a) -> dict:

@@ -285,12 +285,13 @@ def train_day_ahead(series:dict,             # subsystem -> hourly load (`load_s
 # %% ../nbs/02c_day_ahead.ipynb #a7503d53
 @patch
 def calibrated(self:DayAheadModel, d:DayAheadDesign, t) -> dict:
-    "P10/P50/P90 (MW) of the target hours at positions `t` of `d` (the design of one of the model's subsystems), the band as calibrated."
+    "P10/P50/P90 (MW) of the target hours at positions `t` of `d` (the design of one of the model's subsystems), the band as calibrated; P10 ≤ P50 ≤ P90."
     t = np.asarray(t)
     X = d.matrix(t)
     p50 = (np.mean([b.predict(X) for b in self.boosters[d.sub]], 0) + 1) * d.level(t)
     q = np.asarray(self.bands[d.sub])[d.hour[t]]
-    return {'p10': p50 * (1 + q[:, 0]), 'p50': p50, 'p90': p50 * (1 + q[:, 1])}
+    lo, hi = np.minimum(q[:, 0], 0), np.maximum(q[:, 1], 0)   # a band that holds its P50 (a short validation may put both quantiles of an hour on one side)
+    return {'p10': p50 * (1 + lo), 'p50': p50, 'p90': p50 * (1 + hi)}
 
 # %% ../nbs/02c_day_ahead.ipynb #9701f22d
 @patch

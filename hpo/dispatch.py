@@ -521,7 +521,9 @@ def recent_cmo(first_hour,            # the first hour of the dispatch (UTC)
     from hpo.etl import locate_source
     t1 = as_utc(first_hour)
     src = Path(data_dir) if data_dir else default_data_dir()
-    paths = [p for y in (t1.year - 1, t1.year) if (p := locate_source(src, 'ons_cmo', y)) is not None]
+    found = {y: p for y in (t1.year - 1, t1.year) if (p := locate_source(src, 'ons_cmo', y)) is not None}
+    last_year = t1.year not in found or (t1 - pd.Timedelta(days=max_age_days + days)).year < t1.year   # read only when the window may reach it
+    paths = [p for y, p in found.items() if y == t1.year or last_year]
     if not paths: raise DataError(f'no ONS CMO file for {t1.year - 1}–{t1.year}', src/'ons'/'cmo_semihorario',
                                   expected='CMO_SEMIHORARIO_YYYY.csv of the weeks before the dispatch')
     cmo, ts = _cmo_table(tuple(map(str, paths)), tuple(p.stat().st_mtime for p in paths))

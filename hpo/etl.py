@@ -107,7 +107,7 @@ def parse_table(path,                   # file the text came from (for messages)
                 names:list|None=None,   # column names when the file has no header (then `header_line` is the first data line)
                ) -> pd.DataFrame:
     "Rows of `text` as strings with the header's column names, plus `_line`: each row's 1-based line number."
-    lines = pd.Series(text.splitlines(), dtype=object)
+    lines = text.splitlines()
     if names is None:
         if header_line >= len(lines): raise DataError('no header line', path, line=header_line+1, expected=f'columns {list(required)}')
         header, first = _fields(lines[header_line], sep), header_line+1
@@ -120,22 +120,21 @@ def parse_table(path,                   # file the text came from (for messages)
             raise DataError(f'missing column {missing[0]!r}', path, line=header_line+1, column=missing[0],
                             expected=f'a header with {", ".join(required)}')
     else: header, first = list(names), header_line
-    body = lines.iloc[first:]
-    body = body[body.str.strip() != '']
-    if body.empty: raise DataError('no data rows', path, line=first+1, expected='at least one data row after the header')
-    counts = body.str.count(re.escape(sep)) + 1
-    bad = counts != len(header)
-    if bad.any():
-        i, k = bad.idxmax(), counts[bad.idxmax()]
-        what = 'truncated file: the last line is incomplete' if (i == body.index[-1] and k < len(header)) else f'{k} fields on this line'
-        raise DataError(what, path, line=i+1, expected=f'{len(header)} fields separated by {sep!r}')
-    rows = pd.read_csv(io.StringIO('\n'.join(body)), sep=sep, header=None, names=range(len(header)), dtype=str,
-                       keep_default_na=False, quoting=3, engine='c')
+    at = [i for i in range(first, len(lines)) if lines[i].strip()]   # the data lines (0-based), blank ones left out
+    if not at: raise DataError('no data rows', path, line=first+1, expected='at least one data row after the header')
+    n = len(header)
+    i = next((i for i in at if lines[i].count(sep) + 1 != n), None)   # the first line with another number of fields
+    if i is not None:
+        k = lines[i].count(sep) + 1
+        what = 'truncated file: the last line is incomplete' if (i == at[-1] and k < n) else f'{k} fields on this line'
+        raise DataError(what, path, line=i+1, expected=f'{n} fields separated by {sep!r}')
+    body = '\n'.join(lines[i] for i in at)
+    rows = pd.read_csv(io.StringIO(body), sep=sep, header=None, names=range(n), dtype=str, keep_default_na=False, quoting=3, engine='c')
     rows = rows.apply(lambda s: s.str.strip().str.strip('"'))
     rows.columns = header
     rows = rows.loc[:, [c for c in dict.fromkeys(header) if c != '']]
-    rows['_line'] = body.index.to_numpy() + 1
-    return rows.reset_index(drop=True)
+    rows['_line'] = np.array(at) + 1
+    return rows
 
 # %% ../nbs/01_etl.ipynb #0a606794
 def to_numbers(rows:pd.DataFrame,        # output of `parse_table`
@@ -149,7 +148,8 @@ def to_numbers(rows:pd.DataFrame,        # output of `parse_table`
     na = s.isin(missing)
     t = s.str.replace(',', '.', regex=False) if decimal == ',' else s
     v = pd.to_numeric(t.where(~na), errors='coerce').astype(float)
-    bad = v.isna() & ~na & ~t.str.lower().isin(['nan'])
+    bad = v.isna() & ~na
+    if bad.any(): bad[bad] = ~t[bad].str.lower().isin(['nan'])   # 'nan' written out is a missing value too
     if bad.any():
         i = bad.idxmax()
         raise DataError(f'not a number: {s[i]!r}', path, line=int(rows['_line'][i]), column=column,

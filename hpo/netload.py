@@ -27,7 +27,8 @@ from .dayahead import (DayAheadModel, train_day_ahead, save_day_ahead, load_day_
 # %% auto #0
 __all__ = ['PREDICTION_COLUMNS', 'TARGETS', 'net_load_series', 'net_errors', 'net_load_bands', 'net_band_mw', 'net_gamma',
            'net_online', 'NetLoadModel', 'train_all', 'save_model', 'load_model', 'net_backtest', 'ramp_skill',
-           'evaluate_all', 'net_table', 'plot_net_week', 'parse_targets', 'hpo_train', 'hpo_evaluate', 'hpo_forecast']
+           'evaluate_all', 'net_table', 'plot_net_week', 'parse_targets', 'hpo_train', 'hpo_evaluate',
+           'day_ahead_forecast', 'hpo_forecast']
 
 # %% ../nbs/02b_net_load.ipynb #2d1936dc
 def net_load_series(loads:dict,   # subsystem -> hourly load (`load_series`)
@@ -519,6 +520,18 @@ def _print_scores(rep:dict, hs:list, s, e):
         if 'wind' in rep or 'solar' in rep: print('Wind and solar, MAE (MW):'); print(renewables_table(rep).round(1).to_string())
         if 'net_load' in rep: print('Net load, MAE (MW):'); print(net_table(rep).round(1).to_string())
 
+# %% ../nbs/02b_net_load.ipynb #939f9cb1
+def day_ahead_forecast(m:DayAheadModel,            # the day-ahead load model
+                       rows:pd.DataFrame,          # load rows: ONS load files as read (`read_load_files`), or the ETL's integrated table
+                       day,                        # the local day to forecast (YYYY-MM-DD or a timestamp)
+                       subsystems:list|None=None,  # default: every subsystem of the model with rows
+                       temps:dict|None=None,       # subsystem -> hourly observed temperature (`weather_from`; cut at the origin too)
+                      ) -> pd.DataFrame:           # origin, timestamp, series, subsystem, horizon, p10_mw, p50_mw, p90_mw
+    "The day-ahead load forecast of `day` as issued at noon the day before, from `rows` cut at the issue time before any gap is filled: no later hour is read."
+    ts = pd.to_datetime(rows['timestamp'], utc=True)
+    loads = load_series(rows[ts <= issue_origin(day)])
+    return m.forecast_day(loads, day, subsystems, temps=temps)
+
 # %% ../nbs/02b_net_load.ipynb #da7e0a12
 def _forecast_day_ahead(m:NetLoadModel, model, lf:list, out, subsystems, day, weather_files:list=()):
     "What `hpo-forecast --day-ahead DAY` does: the table of DAY from the load known at noon the day before (later hours in the files are never read)."
@@ -527,9 +540,7 @@ def _forecast_day_ahead(m:NetLoadModel, model, lf:list, out, subsystems, day, we
     when = parse_date(day, '--day-ahead')
     df = pd.read_parquet(lf[0]) if len(lf) == 1 and str(lf[0]).endswith('.parquet') else None   # the integrated table of hpo-etl
     df = read_load_files(lf) if df is None or 'din_instante' in df.columns else df
-    ts = pd.to_datetime(df['timestamp'], utc=True)
-    loads = load_series(df[ts <= issue_origin(when)])   # cut before the ETL's gap filling, which reads the hours around each gap
-    f = m.day_ahead.forecast_day(loads, when, parse_subsystems(subsystems), temps=_day_ahead_temps(m, weather_files))   # cut at the origin too
+    f = day_ahead_forecast(m.day_ahead, df, when, parse_subsystems(subsystems), _day_ahead_temps(m, weather_files))
     with atomic_path(out) as tmp: f.to_csv(tmp, index=False)
     print(f'hpo-forecast: wrote {out}: day-ahead load of {f.subsystem.nunique()} subsystems for {day} ({f.timestamp.nunique()} hours), issued at {f.origin.iloc[0] + pd.Timedelta(hours=1)} UTC')
 

@@ -13,7 +13,7 @@ import pandas as pd
 from fastcore.script import Param
 from .core import DataError, HPOError, atomic_path, call_parse_hyphens, json_safe, parse_date, parallel_map, task_client, utc_iso, read_once
 from .etl import (SUBSYSTEMS, LOCAL_TZ, default_data_dir, locate_source, read_ons_balance, read_ons_stored_energy,
-                  read_natural_inflows, read_newave_thermal, read_newave_groups)
+                  read_natural_inflows, read_newave_thermal, read_newave_groups, newave_file)
 from .dispatch import (System, Inputs, LinearProgram, HM3_PER_M3S_HOUR, DECK, DECK_SUBSYSTEMS, FICTITIOUS_NODES,
                        dispatch, deck_system, build_lp, solve_highs, cumulative_productivity, with_incremental_inflows,
                        resolve_water_value, net_export_bounds)
@@ -25,9 +25,10 @@ __all__ = ['REPLAY_FILES', 'REPLAY_COLUMNS', 'DECK_STATE_DATE', 'DECK_STATE_DAYS
            'with_stored_energy', 'stored_energy_pct', 'with_monthly_inflows', 'merit_order_thermal', 'load_levels',
            'group_month', 'day_interchange_groups', 'with_feasible_outflow_min', 'day_system', 'replay_day',
            'stored_energy_trend', 'add_stored_energy_target', 'dispatch_with_targets', 'exchange_envelope', 'with_sin',
-           'replay_metrics', 'ReplayData', 'inflows_once', 'load_replay_data', 'check_replay_options', 'month_base',
-           'replay_system', 'replay_one', 'replay_fingerprint', 'replay_data_checked', 'replay_task', 'replay',
-           'plot_stored_energy', 'plot_replay', 'metrics_table', 'write_replay', 'hpo_replay']
+           'replay_metrics', 'ReplayData', 'inflows_once', 'replay_spec', 'replay_sources', 'load_replay_data',
+           'check_replay_options', 'month_base', 'replay_system', 'replay_one', 'replay_fingerprint',
+           'replay_data_checked', 'replay_task', 'replay', 'plot_stored_energy', 'plot_replay', 'metrics_table',
+           'write_replay', 'hpo_replay']
 
 # %% ../nbs/03b_replay.ipynb #39aa949b
 REPLAY_FILES = {   # what the replay reads in a data folder laid out like ../shared/data
@@ -399,6 +400,37 @@ def inflows_once(path)->pd.DataFrame:
 def _inflows_cached(path:str, size:int, mtime:int)->pd.DataFrame: return read_natural_inflows(path)
 
 # %% ../nbs/03b_replay.ipynb #74d2c0aa
+def replay_spec(data=None,            # data folder laid out like ../shared/data (default: the bundled data/)
+                balance_files=None,   # ONS balance files (default: those of `data` for the years of `dates`)
+                dates=(),             # the replayed days (their years pick the files)
+                thermal:str='merit',  # 'merit': the NEWAVE 2025 deck's plants in merit order; 'deck': the 2021 deck's table
+                groups:str='agrint',  # 'agrint': the deck's interchange groups (`agrint.dat`); 'none'
+               )->tuple:              # the arguments, checked, with absolute paths: what `load_replay_data` reads, here or on a worker
+    "What a replay reads, named and checked without reading it: the `spec` of `ReplayData`."
+    if thermal not in ('merit', 'deck'): raise DataError(f'bad --thermal value {thermal!r}', expected="'merit' or 'deck'")
+    if groups not in ('agrint', 'none'): raise DataError(f'bad --groups value {groups!r}', expected="'agrint' or 'none'")
+    return (('data', str(Path(data).resolve()) if data else None), ('balance_files', tuple(str(Path(p).resolve()) for p in balance_files) if balance_files else None),
+            ('dates', tuple(f'{pd.Timestamp(x):%Y-%m-%d}' for x in dates)), ('thermal', thermal), ('groups', groups))
+
+def replay_sources(spec:tuple)->dict:
+    "The files a replay of `spec` reads (`balance`, `stored`, `inflows`, `thermal`, `groups`; None when absent) and its `data` and `deck` folders."
+    a = dict(spec)
+    d = Path(a['data']) if a['data'] else default_data_dir()
+    replayed = sorted({pd.Timestamp(x).year for x in a['dates']})
+    years = sorted({t.year for x in a['dates'] for t in (pd.Timestamp(x), pd.Timestamp(x) - pd.Timedelta(days=EXCHANGE_DAYS))})   # the days before too
+    balance = [Path(p) for p in a['balance_files'] or ()]
+    if not balance:
+        if not any(locate_source(d, 'ons_balance', y) for y in replayed):
+            raise DataError(f'no ONS energy balance for {", ".join(map(str, replayed)) or "the dates"}', d/'ons/balanco_energia_subsistema',
+                            expected='BALANCO_ENERGIA_SUBSISTEMA_YYYY.csv of the replayed years, or --balance-files')
+        balance = [p for y in years if (p := locate_source(d, 'ons_balance', y)) is not None]
+    vaz, term = d/REPLAY_FILES['inflows'], d/REPLAY_FILES['thermal']
+    if a['thermal'] == 'merit' and not term.is_dir(): raise DataError('no NEWAVE thermal plants', term, expected='TERM.DAT, CONFT.DAT and CLAST.DAT (or --thermal deck)')
+    deck = d if (d/'epe/pde2030/vazoes_mlt.csv').exists() else None
+    return {'data': d, 'deck': deck, 'balance': balance, 'stored': sorted((d/REPLAY_FILES['stored_energy']).parent.glob('EAR_DIARIO_SUBSISTEMA_*.csv')),
+            'inflows': vaz if vaz.exists() else None, 'thermal': term if a['thermal'] == 'merit' else None,
+            'groups': newave_file((deck or default_data_dir())/DECK, 'AGRINT.DAT') if a['groups'] == 'agrint' else None}
+
 def load_replay_data(data=None,            # data folder laid out like ../shared/data (default: the bundled data/)
                      balance_files=None,   # ONS balance files (default: those of `data` for the years of `dates`)
                      dates=(),             # the replayed days (their years pick the files)
@@ -406,26 +438,11 @@ def load_replay_data(data=None,            # data folder laid out like ../shared
                      groups:str='agrint',  # 'agrint': the deck's interchange groups (`agrint.dat`); 'none'
                     )->ReplayData:
     "The balance, stored energy, inflows, thermal plants and interchange groups for the years of `dates` found in `data`."
-    if thermal not in ('merit', 'deck'): raise DataError(f'bad --thermal value {thermal!r}', expected="'merit' or 'deck'")
-    if groups not in ('agrint', 'none'): raise DataError(f'bad --groups value {groups!r}', expected="'agrint' or 'none'")
-    spec = (('data', str(Path(data).resolve()) if data else None), ('balance_files', tuple(str(Path(p).resolve()) for p in balance_files) if balance_files else None),
-            ('dates', tuple(f'{pd.Timestamp(x):%Y-%m-%d}' for x in dates)), ('thermal', thermal), ('groups', groups))
-    d = Path(data) if data else default_data_dir()
-    replayed = sorted({pd.Timestamp(x).year for x in dates})
-    years = sorted({t.year for x in dates for t in (pd.Timestamp(x), pd.Timestamp(x) - pd.Timedelta(days=EXCHANGE_DAYS))})   # the days before too
-    if not balance_files:
-        if not any(locate_source(d, 'ons_balance', y) for y in replayed):
-            raise DataError(f'no ONS energy balance for {", ".join(map(str, replayed)) or "the dates"}', d/'ons/balanco_energia_subsistema',
-                            expected='BALANCO_ENERGIA_SUBSISTEMA_YYYY.csv of the replayed years, or --balance-files')
-        balance_files = [p for y in years if (p := locate_source(d, 'ons_balance', y)) is not None]
-    ear = sorted((d/REPLAY_FILES['stored_energy']).parent.glob('EAR_DIARIO_SUBSISTEMA_*.csv'))
-    vaz, term = d/REPLAY_FILES['inflows'], d/REPLAY_FILES['thermal']
-    deck = d if (d/'epe/pde2030/vazoes_mlt.csv').exists() else None
-    units = read_newave_thermal(term) if thermal == 'merit' and term.is_dir() else None
-    if thermal == 'merit' and units is None: raise DataError('no NEWAVE thermal plants', term, expected='TERM.DAT, CONFT.DAT and CLAST.DAT (or --thermal deck)')
-    agr = read_newave_groups((deck or default_data_dir())/DECK) if groups == 'agrint' else None
-    return ReplayData(read_balances(balance_files), read_stored_energy(ear), inflows_once(vaz) if vaz.exists() else None,
-                      units, deck, d, agr, spec)
+    spec = replay_spec(data, balance_files, dates, thermal, groups)
+    src = replay_sources(spec)
+    return ReplayData(read_balances(src['balance']), read_stored_energy(src['stored']), inflows_once(src['inflows']) if src['inflows'] else None,
+                      read_newave_thermal(src['thermal']) if src['thermal'] else None, src['deck'], src['data'],
+                      read_newave_groups(src['groups'].parent) if src['groups'] else None, spec)
 
 # %% ../nbs/03b_replay.ipynb #b17c0a0e
 REPLAY_OPTIONS = {'targets': ('none', 'trend'), 'spill': ('mwh', 'm3s'), 'min-outflow': ('river', 'deck'), 'exchange': ('recent', 'free')}   # the choices of `replay`
@@ -476,20 +493,22 @@ def replay_one(rd:ReplayData, day, water_value='auto', skip_missing:bool=False, 
                        dispatch_s=frame.attrs['seconds'], seconds=round(time.perf_counter() - t0, 3), **end, message=frame.attrs['message'])
 
 # %% ../nbs/03b_replay.ipynb #20afab14
-def replay_fingerprint(rd:ReplayData)->str:
-    "SHA-256 of every table of `rd` (balance, stored energy, inflows, thermal plants, interchange groups): what the workers check they replay."
+def replay_fingerprint(spec:tuple)->str:
+    "SHA-256 of the bytes of every file a replay of `spec` reads (`replay_sources`) and of `spec`: what the workers check they replay."
     import hashlib
-    h = hashlib.sha256()
-    tables = [rd.balance, rd.stored, rd.inflows, rd.units, *(rd.groups or ())]
-    for t in tables:
-        h.update(b'-' if t is None else pd.util.hash_pandas_object(t, index=True).to_numpy().tobytes())
-    h.update(repr((rd.deck_dir, rd.cmo_dir)).encode())
+    h, src = hashlib.sha256(repr(spec).encode()), replay_sources(spec)
+    for key in ('balance', 'stored', 'inflows', 'groups'):
+        for p in (src[key] if isinstance(src[key], list) else [src[key]]):
+            h.update(b'-' if p is None else Path(p).read_bytes())
+    for name in ('TERM.DAT', 'CONFT.DAT', 'CLAST.DAT') if src['thermal'] else ():
+        h.update(newave_file(src['thermal'], name).read_bytes())
+    h.update(repr((src['deck'], src['data'])).encode())
     return h.hexdigest()
 
 # %% ../nbs/03b_replay.ipynb #ff41b008
 def replay_data_checked(spec:tuple, fp:str)->ReplayData:
-    "The replay data of `spec` (`ReplayData.spec`), read once per process; a `DataError` unless its fingerprint is `fp`."
-    return read_once(('replay', spec), lambda: load_replay_data(**dict(spec)), replay_fingerprint, fp, 'the replay data',
+    "The replay data of `spec` (`replay_spec`), read once per process; a `DataError` unless the fingerprint of its files is `fp`."
+    return read_once(('replay', spec), lambda: load_replay_data(**dict(spec)), lambda rd: replay_fingerprint(rd.spec), fp, 'the replay data',
                      dict(spec).get('data') or default_data_dir())
 
 def replay_task(spec:tuple, fp:str, day, options:dict)->tuple[pd.DataFrame|None, dict]:
@@ -497,7 +516,7 @@ def replay_task(spec:tuple, fp:str, day, options:dict)->tuple[pd.DataFrame|None,
     return replay_one(replay_data_checked(spec, fp), day, **options)
 
 # %% ../nbs/03b_replay.ipynb #75e778d6
-def replay(rd:ReplayData,          # `load_replay_data`
+def replay(rd:ReplayData|tuple,    # `load_replay_data`, or what it would read (`replay_spec`: read here, or by each worker of `client`)
            dates,                  # local days to replay, in order
            water_value='auto',     # 'auto' / 'cmo' (ONS CMO of the week before), or R$/MWh
            skip_missing:bool=False, # skip a day with a missing hour instead of stopping
@@ -512,16 +531,19 @@ def replay(rd:ReplayData,          # `load_replay_data`
     check_replay_options(targets, spill, min_outflow, exchange)
     opts = dict(water_value=water_value, skip_missing=skip_missing, targets=targets, spill=spill, min_outflow=min_outflow, exchange=exchange)
     days = [pd.Timestamp(d) for d in dates]
-    if client is None: results = ((d, replay_one(rd, d, **opts)) for d in days)
+    if client is None:
+        rd = load_replay_data(**dict(rd)) if isinstance(rd, tuple) else rd
+        results, where = ((d, replay_one(rd, d, **opts)) for d in days), rd.balance.attrs.get('path')
     else:
-        if rd.spec is None: raise DataError('a replay on a cluster needs data read by load_replay_data', expected='the ReplayData of load_replay_data (its files are read again by each worker)')
-        fp = replay_fingerprint(rd)
-        results = ((it[2], r) for it, r in parallel_map(replay_task, [(rd.spec, fp, d, opts) for d in days], client=client))
+        spec = rd if isinstance(rd, tuple) else rd.spec
+        if spec is None: raise DataError('a replay on a cluster needs data read by load_replay_data', expected='the ReplayData of load_replay_data, or replay_spec (its files are read by each worker)')
+        fp, where = replay_fingerprint(spec), replay_sources(spec)['balance'][0]   # of the files: this process does not read them
+        results = ((it[2], r) for it, r in parallel_map(replay_task, [(spec, fp, d, opts) for d in days], client=client))
     frames, rows = [], []
     for day, (frame, row) in results:
         rows.append(row)
         if frame is not None: frames.append(frame); log(f'{day:%Y-%m-%d}: {row["message"]} ({row["seconds"]:.2f} s)')
-    if not frames: raise DataError('no day could be replayed', rd.balance.attrs.get('path'), expected='balance rows for the replayed days')
+    if not frames: raise DataError('no day could be replayed', where, expected='balance rows for the replayed days')
     return pd.concat(frames, ignore_index=True), pd.DataFrame(rows)
 
 # %% ../nbs/03b_replay.ipynb #b2d8c2b1
@@ -605,9 +627,9 @@ def hpo_replay(data:str=None,          # data folder laid out like ../shared/dat
     t0 = time.perf_counter()
     if not start: raise DataError('no --start given', expected='--start YYYY-MM-DD')
     dates = replay_dates(start, end or start, every); check_replay_options(targets, spill, min_outflow, exchange)
-    rd = load_replay_data(data, balance_files, dates, thermal, groups)
+    spec = replay_spec(data, balance_files, dates, thermal, groups); replay_sources(spec)   # a missing file: said before anything starts
     with task_client(workers, scheduler) as client:
-        frame, days = replay(rd, dates, water_value, skip_missing, targets, lambda m: print(f'hpo-replay: {m}'), spill, min_outflow, exchange, client)
+        frame, days = replay(spec, dates, water_value, skip_missing, targets, lambda m: print(f'hpo-replay: {m}'), spill, min_outflow, exchange, client)
     metrics = replay_metrics(frame)
     paths = write_replay(frame, days, metrics, out)
     done = days[days['status'] != 'skipped']

@@ -16,8 +16,8 @@ from .service import ModelService, NoModelError, PredictRequest, PredictResponse
 from .dashboard import dashboard_data, plotly_js, DASHBOARD_HTML
 
 # %% auto #0
-__all__ = ['ADMIN_TOKEN_ENV', 'MAX_BODY_BYTES', 'SERVE_ENV', 'admin_check', 'BodyLimit', 'create_app', 'hpo_serve',
-           'app_from_env', 'one_thread', 'tcp_listener']
+__all__ = ['ADMIN_TOKEN_ENV', 'MAX_BODY_BYTES', 'SERVE_ENV', 'PIN_ENV', 'admin_check', 'BodyLimit', 'create_app', 'hpo_serve',
+           'app_from_env', 'one_thread', 'tcp_listener', 'SpreadConnections', 'child_pids', 'pin_to_free_core']
 
 # %% ../../nbs/04_mlops/05_app.ipynb #cce00bc5
 def _field_of(e:HPOError) -> str|None: return getattr(e, 'column', None)
@@ -227,20 +227,27 @@ def hpo_serve(registry:str=None,       # model registry folder
     print(f"hpo-serve: {h['status']}, model {h['model_version'] or 'none'} ({', '.join(h['targets']) or 'nothing'}) from {registry}; http://{host}:{port} (docs at /docs, dashboard at /dashboard)", flush=True)
     for p in h['problems']: print(f'hpo-serve: warning: {p}', file=sys.stderr, flush=True)
     if int(workers) == 1: return uvicorn.run(app, host=host, port=int(port), log_level=log_level)
-    os.environ.update({SERVE_ENV['registry']: str(Path(registry).resolve()), SERVE_ENV['data']: str(Path(data).resolve()) if data else ''})
+    os.environ.update({SERVE_ENV['registry']: str(Path(registry).resolve()), SERVE_ENV['data']: str(Path(data).resolve()) if data else '',
+                       SERVE_ENV['workers']: str(int(workers))})
     from uvicorn.supervisors import Multiprocess   # uvicorn.run's own way to run workers, on a socket of ours (`tcp_listener`)
     config = uvicorn.Config('hpo.mlops.app:app_from_env', factory=True, workers=int(workers), host=host, port=int(port), log_level=log_level)
     Multiprocess(config, sockets=[tcp_listener(host, int(port))]).run()
 
 # %% ../../nbs/04_mlops/05_app.ipynb #cd77c3ad
-SERVE_ENV = {'registry': 'HPO_SERVE_REGISTRY', 'data': 'HPO_SERVE_DATA'}   # how `hpo-serve --workers` tells its workers what to serve
+SERVE_ENV = {'registry': 'HPO_SERVE_REGISTRY', 'data': 'HPO_SERVE_DATA', 'workers': 'HPO_SERVE_WORKERS'}   # how `hpo-serve --workers` tells its workers what to serve
+PIN_ENV = 'HPO_SERVE_PIN'   # '0': the workers are not pinned to cores
 
 def app_from_env():
     "The application of the registry and data folder named in the environment (`SERVE_ENV`): what each worker of `hpo-serve --workers N` runs."
     one_thread()   # a worker process computes on one core
+    workers, cores = int(os.environ.get(SERVE_ENV['workers']) or 0), len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else 0
+    if os.environ.get(PIN_ENV, '1') != '0' and 0 < workers <= cores:
+        pin_to_free_core()   # and on a core of its own (`pin_to_free_core`, below)
     reg = os.environ.get(SERVE_ENV['registry'])
     if not reg: raise HPOError(f'no registry: {SERVE_ENV["registry"]} is not set')
-    return create_app(Registry(reg), os.environ.get(SERVE_ENV['data']) or None)
+    app = create_app(Registry(reg), os.environ.get(SERVE_ENV['data']) or None)
+    app.add_middleware(SpreadConnections)   # a busy worker hands its clients on to the others
+    return app
 
 def one_thread():
     """Make this process's numerical libraries use one thread: those it loads from now on (`ONE_THREAD`, inherited by the
@@ -268,3 +275,49 @@ def tcp_listener(host:str, port:int):
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((host, port)); s.set_inheritable(True)
     return s
+
+# %% ../../nbs/04_mlops/05_app.ipynb #0f96af3c
+class SpreadConnections:
+    """ASGI middleware of each worker of `hpo-serve --workers N`: an answer given while this worker has other requests in
+    hand closes its connection (`Connection: close`), so the client's next request may go to another worker."""
+    def __init__(self, app): self.app, self.in_hand = app, 0
+
+    async def __call__(self, scope, receive, send):
+        if scope['type'] != 'http': return await self.app(scope, receive, send)
+        self.in_hand += 1
+        async def send_closing(msg):
+            if msg['type'] == 'http.response.start' and self.in_hand > 1:
+                msg = msg | {'headers': [*msg.get('headers', []), (b'connection', b'close')]}
+            await send(msg)
+        try: await self.app(scope, receive, send_closing)
+        finally: self.in_hand -= 1
+
+# %% ../../nbs/04_mlops/05_app.ipynb #6c223882
+def child_pids(parent:int) -> list:
+    "The process ids whose parent is `parent` (from /proc; empty where there is none)."
+    out = []
+    for d in os.listdir('/proc') if os.path.isdir('/proc') else []:
+        if not d.isdigit(): continue
+        try: stat = open(f'/proc/{d}/stat').read().rsplit(')', 1)[1].split()
+        except OSError: continue
+        if int(stat[1]) == parent: out.append(int(d))
+    return out
+
+def pin_to_free_core(parent:int|None=None, # the process whose other children are the siblings (default: this one's parent)
+                    ) -> int|None:         # the core this process now runs on, or None (every core taken, or no pinning here)
+    "Pin this process to an allowed core that no sibling is pinned to, the lowest such core, under a lock the siblings share."
+    if not hasattr(os, 'sched_setaffinity'): return None
+    import fcntl, tempfile
+    parent = parent or os.getppid()
+    with open(Path(tempfile.gettempdir())/f'hpo-serve-{parent}.cores', 'a') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        taken = set()
+        for pid in child_pids(parent):
+            if pid == os.getpid(): continue
+            try: cores = os.sched_getaffinity(pid)
+            except OSError: continue   # gone meanwhile
+            if len(cores) == 1: taken |= cores
+        free = sorted(os.sched_getaffinity(0) - taken)
+        if not free: return None
+        os.sched_setaffinity(0, {free[0]})
+        return free[0]

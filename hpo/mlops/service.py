@@ -4,7 +4,7 @@
 
 # %% ../../nbs/04_mlops/03_service.ipynb #0539fa66
 from __future__ import annotations
-import io, math, threading, time
+import io, math, shutil, threading, time
 from contextlib import contextmanager
 from pathlib import Path
 from collections import OrderedDict, deque
@@ -27,9 +27,10 @@ from .realtime import RealtimeResult, predict_and_optimize_realtime, predict_and
 
 # %% auto #0
 __all__ = ['MAX_HISTORY_HOURS', 'Load', 'Power', 'Volume', 'Export', 'RENEWABLES_SOURCE', 'LOAD_BAND', 'ONLINE_FOLDER',
-           'HORIZON_HOURS', 'Monitor', 'PredictRequest', 'ForecastHour', 'RenewableHour', 'PlantHour', 'BalanceHour',
-           'RampAlert', 'PredictResponse', 'json_column', 'json_records', 'response_body', 'online_forecast',
-           'OnlineStates', 'online_renewable', 'NoModelError', 'check_servable', 'Archive', 'Served', 'ModelService']
+           'HORIZON_HOURS', 'MONITOR_RECORDS_KEPT', 'Monitor', 'PredictRequest', 'ForecastHour', 'RenewableHour',
+           'PlantHour', 'BalanceHour', 'RampAlert', 'PredictResponse', 'json_column', 'json_records', 'response_body',
+           'online_forecast', 'OnlineStates', 'online_renewable', 'NoModelError', 'check_servable', 'Archive', 'Served',
+           'ModelService', 'prune_monitor_records']
 
 # %% ../../nbs/04_mlops/03_service.ipynb #4856fad8
 class Monitor:
@@ -353,18 +354,19 @@ def online_renewable(rf:RenewableForecaster, # the serving wind and solar foreca
     "The `kind` forecast of `sub` from the last hour of `history`, its band corrected online over the hours followed since the first call."
     hour, keep, hs = pd.Timedelta(hours=1), RENEWABLE_HISTORY_HOURS, np.array(rf.horizons)
     s, given = history.asfreq('h'), memo; T = s.index[-1]
-    older = memo is not None and memo['state'] is not None and T < memo['as_of']   # replayed on this history alone, not kept
-    if memo is None or older: memo = {'from': rf.online_from(s.index[0]), 'as_of': None, 'state': None, 'tail': s.iloc[:0]}
+    calibrated = lambda d: np.stack(rf.predict(d, hs, np.full(len(hs), len(d.y) - 1)))   # the band as calibrated at the origin, every horizon in one call
+    frame = lambda b: pd.DataFrame({'origin': T, 'timestamp': T + pd.to_timedelta(hs, 'h'), 'series': kind, 'subsystem': sub, 'horizon': hs,
+                                    'p10_mw': b[0], 'p50_mw': b[1], 'p90_mw': b[2]})
+    if memo is not None and memo['state'] is not None and T < memo['as_of']:   # an older origin: the state does not move back
+        return frame(calibrated(RenewableDesign(s.iloc[-keep:], kind, sub))), given, f'calibrated: an origin before {utc_text(memo["as_of"])}, the newest the service followed'
+    memo = memo or {'from': rf.online_from(s.index[0]), 'as_of': None, 'state': None, 'tail': s.iloc[:0]}
     state, tail = memo['state'], memo['tail']; first = memo['as_of'] + hour if state is not None else memo['from']
     acc = _merged(s, tail, min(first, T) - (keep - 1) * hour, max(T, tail.index.max()) if state is None and len(tail) else T)
     d = RenewableDesign(acc[:T], kind, sub)
-    b = np.stack(rf.predict(d, hs, np.full(len(hs), len(d.y) - 1)))[None]   # the band as calibrated at the origin, every horizon in one call
-    p10, p50, p90, new = rf.served(d, [len(d.y) - 1], hs, int(d.index.searchsorted(first)), state, b)
-    rows = pd.DataFrame({'origin': T, 'timestamp': T + pd.to_timedelta(hs, 'h'), 'series': kind, 'subsystem': sub, 'horizon': hs,
-                         'p10_mw': p10[0], 'p50_mw': p50[0], 'p90_mw': p90[0]})
+    p10, p50, p90, new = rf.served(d, [len(d.y) - 1], hs, int(d.index.searchsorted(first)), state, calibrated(d)[None])
+    rows = frame((p10[0], p50[0], p90[0]))
     if not rf.online_gamma: return rows, given, 'calibrated: the model has no online correction'
     how = f'online: corrected since {utc_text(memo["from"])}'
-    if older: return rows, given, f'{how}, on this history alone (the service has followed up to {utc_text(given["as_of"])})'
     if state is None and T < first: return rows, memo | {'tail': acc}, f'calibrated: the online correction starts at {utc_text(first)}'
     if T >= first: memo = memo | {'as_of': T, 'state': new, 'tail': acc.iloc[-keep:]}
     return rows, memo, how
@@ -512,7 +514,21 @@ def _profiles(self:ModelService, version) -> dict:
 def _monitor(self:ModelService, version) -> Monitor:
     "The monitor of `version` since it was promoted (shared by every process serving it), against its training profiles (load and input features)."
     features = (self.registry.manifest(version).get('reference_features') or {}) if version else {}
-    return Monitor(self._profiles(version), features=features, store=self.online if version else None, name=f'{version}/monitor-{self._stamp or 0}')
+    m = Monitor(self._profiles(version), features=features, store=self.online if version else None, name=f'{version}/monitor-{self._stamp or 0}')
+    if version: prune_monitor_records(self.online.folder/version)   # the records of earlier promotions (`prune_monitor_records`, below)
+    return m
+
+# %% ../../nbs/04_mlops/03_service.ipynb #6d5ded0d
+MONITOR_RECORDS_KEPT = 3   # a version's monitor records kept on disk: the current one and the newest before it
+
+def prune_monitor_records(folder:Path,   # a version's folder of online state (`OnlineStates.folder`/version)
+                          keep:int=MONITOR_RECORDS_KEPT,
+                         ) -> list:      # the records deleted
+    "Delete the `monitor-<stamp>` records of `folder` but the `keep` newest (by stamp)."
+    recs = sorted((p for p in Path(folder).glob('monitor-*') if p.is_dir() and p.name[8:].isdigit()), key=lambda p: int(p.name[8:]))
+    gone = recs[:max(len(recs) - keep, 0)]
+    for p in gone: shutil.rmtree(p, ignore_errors=True)
+    return [p.name for p in gone]
 
 # %% ../../nbs/04_mlops/03_service.ipynb #ecb47642
 @patch
