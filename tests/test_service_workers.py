@@ -114,7 +114,7 @@ def test_the_online_band_is_followed_by_every_worker_and_after_a_restart(server,
     """Requests at later and later origins, each with the last two weeks only, answered by both workers, then by a
     restarted service: the last band is the one hpo-forecast's library call serves on the hours they covered."""
     series = load_series(read_load_files([LOAD]))
-    origins, pids, out = pd.date_range('2023-08-01 23:00', periods=40, freq='3h', tz='UTC'), set(), []
+    origins, pids, out = pd.date_range('2023-08-01 23:00', periods=60, freq='3h', tz='UTC'), set(), []
     for t in origins:
         r = httpx.post(server.url + '/v1/predict-and-optimize', json=load_body(series, t), timeout=60)   # a new connection: either worker
         assert r.status_code == 200, r.text
@@ -141,7 +141,7 @@ def test_every_worker_reports_the_same_monitoring(server, registry):
     the one a single monitor keeps when it sees those requests in that order."""
     httpx.post(server.url + '/v1/models/v1/promote', headers=ADMIN).raise_for_status()   # a promotion starts the record afresh
     series, mon, pids = load_series(read_load_files([LOAD])), Monitor(), set()
-    for t in pd.date_range('2023-09-01 23:00', periods=12, freq='24h', tz='UTC'):
+    for t in pd.date_range('2023-09-01 23:00', periods=60, freq='12h', tz='UTC'):   # until both workers have answered (the kernel picks)
         r = httpx.post(server.url + '/v1/predict-and-optimize', json=load_body(series, t), timeout=60)   # a new connection: either worker
         assert r.status_code == 200, r.text
         pids.add(r.headers['x-hpo-worker'])
