@@ -533,17 +533,18 @@ def replay(rd:ReplayData|tuple,    # `load_replay_data`, or what it would read (
     days = [pd.Timestamp(d) for d in dates]
     if client is None:
         rd = load_replay_data(**dict(rd)) if isinstance(rd, tuple) else rd
-        results, where = ((d, replay_one(rd, d, **opts)) for d in days), rd.balance.attrs.get('path')
+        results = ((d, replay_one(rd, d, **opts)) for d in days)
     else:
         spec = rd if isinstance(rd, tuple) else rd.spec
         if spec is None: raise DataError('a replay on a cluster needs data read by load_replay_data', expected='the ReplayData of load_replay_data, or replay_spec (its files are read by each worker)')
-        fp, where = replay_fingerprint(spec), replay_sources(spec)['balance'][0]   # of the files: this process does not read them
+        fp = replay_fingerprint(spec)   # of the files: this process does not read them
         results = ((it[2], r) for it, r in parallel_map(replay_task, [(spec, fp, d, opts) for d in days], client=client))
     frames, rows = [], []
     for day, (frame, row) in results:
         rows.append(row)
         if frame is not None: frames.append(frame); log(f'{day:%Y-%m-%d}: {row["message"]} ({row["seconds"]:.2f} s)')
-    if not frames: raise DataError('no day could be replayed', where, expected='balance rows for the replayed days')
+    if not frames: raise DataError('no day could be replayed', rd.balance.attrs.get('path') if client is None else replay_sources(spec)['balance'][0],
+                                   expected='balance rows for the replayed days')
     return pd.concat(frames, ignore_index=True), pd.DataFrame(rows)
 
 # %% ../nbs/03b_replay.ipynb #b2d8c2b1
