@@ -2,10 +2,12 @@
 turn, with real 2023 ONS load histories (the last 337 hours) ending at origins that move forward hour by hour, as an
 operator's screen refreshing through the day: the users share one counter, request k asks for subsystem k mod 4 at
 hour `HPO_LOCUST_FROM` + k div 4 of the hourly origins (so the service's online band moves on one hour at a time).
-`HPO_LOCUST_WAIT` is `none` (back to back: the saturated throughput) or `1-2` (each user waits 1 to 2 s between requests)."""
+`HPO_LOCUST_WAIT` is `none` (back to back: the saturated throughput) or `1-2` (each user waits 1 to 2 s between requests).
+The users are locust's FastHttpUser (geventhttpclient): locust shares this machine's two cores with the service, and
+that client takes less of them per request than the requests-based HttpUser."""
 import itertools, os, sys
 from pathlib import Path
-from locust import HttpUser, task, between, constant
+from locust import FastHttpUser, task, between, constant
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from service_load import request_body   # the requests, shared with the one-client table (which must not load locust's gevent)
@@ -13,7 +15,7 @@ from service_load import request_body   # the requests, shared with the one-clie
 FIRST = int(os.environ.get('HPO_LOCUST_FROM', '0'))
 _counter = itertools.count()
 
-class Operator(HttpUser):
+class Operator(FastHttpUser):
     wait_time = constant(0) if os.environ.get('HPO_LOCUST_WAIT', 'none') == 'none' else between(1, 2)
 
     @task

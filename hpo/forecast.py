@@ -561,7 +561,8 @@ def fingerprint(series:dict, start, end) -> str:
     for sub in sorted(series):
         s = series[sub] if series[sub].index.is_monotonic_increasing else series[sub].sort_index()
         s = s.iloc[s.index.searchsorted(as_utc(start)):s.index.searchsorted(as_utc(end))]   # the hours in [start, end)
-        h.update(sub.encode()); h.update(s.index.asi8.tobytes()); h.update(np.nan_to_num(s.to_numpy(float), nan=-1).tobytes())
+        h.update(sub.encode()); h.update(s.index.as_unit('ns').asi8.tobytes())   # the hours in nanoseconds, whatever the index's unit
+        h.update(np.nan_to_num(s.to_numpy(float), nan=-1).tobytes())
     return h.hexdigest()
 
 # %% ../nbs/02_forecast.ipynb #893c43a3
@@ -671,14 +672,20 @@ def online_start(self:Forecaster, index:pd.DatetimeIndex) -> int:
 def quantiles(self:Forecaster, d:Design, sub:str, rows,
               first:int|None=None,   # first origin of the online correction (default: `online_start`)
               state:dict|None=None,  # the `online_band` state at the origin before `first` (default: a fresh start)
+              given:tuple|None=None, # `calibrated`'s (components, quantiles) at the last of `rows`, when already made (e.g. on that origin's own window)
              ) -> tuple:             # components, {p10, p50, p90} `(len(rows), H)` and the online state after the last row
     "The served forecast at the origins `rows` (ascending), its band corrected online by the misses since training."
     rows = np.asarray(rows)
-    if not self.online_gamma: return *self.calibrated(d, sub, rows), None
+    def calibrated(at):   # the band as calibrated at the origins `at` (ascending), the last one's taken from `given` when it is the last row
+        if given is None or at[-1] != rows[-1]: return self.calibrated(d, sub, at)
+        if len(at) == 1: return given
+        comp, q = self.calibrated(d, sub, at[:-1])
+        return ({k: np.concatenate([v, given[0][k]]) for k, v in comp.items()}, {k: np.concatenate([v, given[1][k]]) for k, v in q.items()})
+    if not self.online_gamma: return *calibrated(rows), None
     first, H = self.online_start(d.index) if first is None else first, self.spec.horizons
     grid = np.arange(first, rows.max() + 1)   # every origin the correction runs through (consecutive hours)
     todo = np.union1d(rows, grid[np.isfinite(d.level[grid])])
-    comp, q = self.calibrated(d, sub, todo)
+    comp, q = calibrated(todo)
     fr = np.ones((len(todo), 2, H))   # factors of the band's two sides; 1 before the correction starts
     if state is not None: fr[todo == first - 1] = np.exp(state['z'])   # the origin the given state ends at
     if len(grid):

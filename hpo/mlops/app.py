@@ -17,7 +17,8 @@ from .dashboard import dashboard_data, plotly_js, DASHBOARD_HTML
 
 # %% auto #0
 __all__ = ['ADMIN_TOKEN_ENV', 'MAX_BODY_BYTES', 'SERVE_ENV', 'PIN_ENV', 'admin_check', 'BodyLimit', 'create_app', 'hpo_serve',
-           'app_from_env', 'one_thread', 'tcp_listener', 'SpreadConnections', 'child_pids', 'pin_to_free_core']
+           'app_from_env', 'one_thread', 'tcp_listener', 'SpreadConnections', 'child_pids', 'cores_lock',
+           'pin_to_free_core']
 
 # %% ../../nbs/04_mlops/05_app.ipynb #cce00bc5
 def _field_of(e:HPOError) -> str|None: return getattr(e, 'column', None)
@@ -231,7 +232,8 @@ def hpo_serve(registry:str=None,       # model registry folder
                        SERVE_ENV['workers']: str(int(workers))})
     from uvicorn.supervisors import Multiprocess   # uvicorn.run's own way to run workers, on a socket of ours (`tcp_listener`)
     config = uvicorn.Config('hpo.mlops.app:app_from_env', factory=True, workers=int(workers), host=host, port=int(port), log_level=log_level)
-    Multiprocess(config, sockets=[tcp_listener(host, int(port))]).run()
+    try: Multiprocess(config, sockets=[tcp_listener(host, int(port))]).run()
+    finally: cores_lock(os.getpid()).unlink(missing_ok=True)   # the workers' lock (`pin_to_free_core`) goes with them
 
 # %% ../../nbs/04_mlops/05_app.ipynb #cd77c3ad
 SERVE_ENV = {'registry': 'HPO_SERVE_REGISTRY', 'data': 'HPO_SERVE_DATA', 'workers': 'HPO_SERVE_WORKERS'}   # how `hpo-serve --workers` tells its workers what to serve
@@ -303,13 +305,18 @@ def child_pids(parent:int) -> list:
         if int(stat[1]) == parent: out.append(int(d))
     return out
 
+def cores_lock(parent:int) -> Path:
+    "The file whose lock the worker processes of `parent` share while each picks its core (removed when `hpo-serve` stops)."
+    import tempfile
+    return Path(tempfile.gettempdir())/f'hpo-serve-{parent}.cores'
+
 def pin_to_free_core(parent:int|None=None, # the process whose other children are the siblings (default: this one's parent)
                     ) -> int|None:         # the core this process now runs on, or None (every core taken, or no pinning here)
     "Pin this process to an allowed core that no sibling is pinned to, the lowest such core, under a lock the siblings share."
     if not hasattr(os, 'sched_setaffinity'): return None
-    import fcntl, tempfile
+    import fcntl
     parent = parent or os.getppid()
-    with open(Path(tempfile.gettempdir())/f'hpo-serve-{parent}.cores', 'a') as lock:
+    with open(cores_lock(parent), 'a') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         taken = set()
         for pid in child_pids(parent):

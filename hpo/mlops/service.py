@@ -4,8 +4,8 @@
 
 # %% ../../nbs/04_mlops/03_service.ipynb #0539fa66
 from __future__ import annotations
-import io, math, shutil, threading, time
-from contextlib import contextmanager
+import io, math, os, shutil, threading, time
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from collections import OrderedDict, deque
 from dataclasses import dataclass
@@ -18,19 +18,20 @@ from fastcore.basics import patch
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from ..core import ape, DataError, json_safe, as_utc, utc_text, atomic_path
 from ..etl import SUBSYSTEMS, default_data_dir, read_ons_balance, read_ons_cmo, to_hourly
-from ..forecast import Forecaster, Design, read_load_files, load_series
+from ..forecast import Forecaster, Design, read_load_files, load_series, fingerprint
 from ..renewables import KINDS, RenewableForecaster, RenewableDesign
 from ..netload import NetLoadModel
 from ..dispatch import System
 from .registry import RegistryError, ArtifactError, Registry, STATE, psi, drift_level, feature_psi, feature_levels
-from .realtime import RealtimeResult, predict_and_optimize_realtime, predict_and_optimize_sin, month_deck, day_water_value, RENEWABLE_HISTORY_HOURS, forecast_renewable
+from .realtime import RealtimeResult, predict_and_optimize_realtime, predict_and_optimize_sin, month_deck, day_water_value, RENEWABLE_HISTORY_HOURS, forecast_renewable, expected_renewables
 
 # %% auto #0
 __all__ = ['MAX_HISTORY_HOURS', 'Load', 'Power', 'Volume', 'Export', 'RENEWABLES_SOURCE', 'LOAD_BAND', 'ONLINE_FOLDER',
-           'HORIZON_HOURS', 'MONITOR_RECORDS_KEPT', 'Monitor', 'PredictRequest', 'ForecastHour', 'RenewableHour',
-           'PlantHour', 'BalanceHour', 'RampAlert', 'PredictResponse', 'json_column', 'json_records', 'response_body',
-           'online_forecast', 'OnlineStates', 'online_renewable', 'NoModelError', 'check_servable', 'Archive', 'Served',
-           'ModelService', 'prune_monitor_records']
+           'ANSWERS_KEPT', 'HORIZON_HOURS', 'MONITOR_RECORDS_KEPT', 'Monitor', 'PredictRequest', 'ForecastHour',
+           'RenewableHour', 'PlantHour', 'BalanceHour', 'RampAlert', 'PredictResponse', 'json_column', 'json_records',
+           'response_body', 'kept_answer', 'with_answers', 'load_origin_band', 'load_inputs_key', 'online_forecast',
+           'OnlineStates', 'renewable_origin_band', 'renewable_inputs_key', 'online_renewable', 'NoModelError',
+           'check_servable', 'Archive', 'Served', 'ModelService', 'prune_monitor_records']
 
 # %% ../../nbs/04_mlops/03_service.ipynb #4856fad8
 class Monitor:
@@ -47,6 +48,7 @@ class Monitor:
         self.errors = {s: deque() for s in SUBSYSTEMS}          # (target hour as ns, horizon, APE %)
         self.last_psi = {s: float('nan') for s in SUBSYSTEMS}
         self._lock, self.store, self.name = threading.Lock(), store, name
+        self._read = {}   # subsystem -> the identity of the stored record this process holds (`load`, `save`)
 
     @contextmanager
     def held(self, subsystem:str):
@@ -54,7 +56,10 @@ class Monitor:
         with self._lock:
             if self.store is None: yield; return
             with self.store.held(self.name, subsystem):
-                self.load(subsystem); yield; self.save(subsystem)
+                self.load(subsystem)
+                try: yield
+                except BaseException: self._read.pop(subsystem, None); raise   # what it holds is no longer that file
+                self.save(subsystem)
 
 # %% ../../nbs/04_mlops/03_service.ipynb #d56ccb46
 @patch
@@ -271,12 +276,55 @@ def _merged(history:pd.Series, tail:pd.Series, lo, hi) -> pd.Series:
     idx = pd.date_range(lo, hi, freq='h', name='timestamp')
     return history.reindex(idx).combine_first(tail.reindex(idx)).asfreq('h')
 
+# %% ../../nbs/04_mlops/03_service.ipynb #79eb68c5
+ANSWERS_KEPT = 48   # origins whose served band an online memo keeps (the newest), for requests that arrive after a later origin's
+
+def kept_answer(memo:dict|None, # a memo of `online_forecast` or `online_renewable`
+                origin,         # the request's origin
+                key:str,        # what the request's forecast reads (`load_inputs_key`, `renewable_inputs_key`)
+               ) -> np.ndarray|None: # `(3, H)`: P10, P50, P90 as served, or None
+    "The band served at `origin` from the same inputs, if the memo keeps it."
+    a = (memo or {}).get('answers')
+    if not a: return None
+    i = np.flatnonzero((a['t'] == pd.Timestamp(origin).value) & (a['key'] == key))
+    return a['band'][i[-1]] if len(i) else None
+
+# %% ../../nbs/04_mlops/03_service.ipynb #9e0fc77d
+def with_answers(memo:dict, origins, # the origins served (UTC hours)
+                 keys:list,          # what each forecast read (`kept_answer`)
+                 bands:np.ndarray,   # `(len(origins), 3, H)`: P10, P50, P90 served at each
+                ) -> dict:
+    "`memo` that keeps these answers too: a newer answer at an origin replaces the older; the newest `ANSWERS_KEPT` origins kept."
+    a = memo.get('answers') or {'t': np.zeros(0, np.int64), 'key': np.zeros(0, str), 'band': np.zeros((0,) + np.shape(bands)[1:])}
+    t = np.concatenate([a['t'], pd.DatetimeIndex(origins).as_unit('ns').asi8])
+    k, b = np.concatenate([a['key'], np.asarray(keys, str)]), np.concatenate([a['band'], bands])
+    last = (len(t) - 1 - np.unique(t[::-1], return_index=True)[1])[-ANSWERS_KEPT:]   # each origin's newest answer, origins ascending
+    return memo | {'answers': {'t': t[last], 'key': k[last], 'band': b[last]}}
+
+# %% ../../nbs/04_mlops/03_service.ipynb #a4093d6f
+def load_origin_band(fc:Forecaster, sub:str,
+                     history:pd.Series,     # the request's hourly load up to the origin
+                     others:dict|None=None, # other subsystems' load: the context inputs
+                    ) -> tuple:             # `Forecaster.calibrated`'s (components, quantiles) at the origin
+    "The model's part of a load forecast at the last hour of `history`, read on its input window alone (the band as calibrated)."
+    keep = fc.spec.history_hours + 1
+    return fc.calibrated(Design(history.asfreq('h').iloc[-keep:], fc.spec, others), sub, [keep - 1])
+
+def load_inputs_key(fc:Forecaster, sub:str, history:pd.Series, others:dict|None=None,
+                    origin=None,            # the forecast's origin (default: the last hour of `history`)
+                   ) -> str:
+    "What a load forecast at `origin` reads: the fingerprint of its input window of `history` and of the other subsystems' load."
+    t = as_utc(origin) if origin is not None else history.index[-1]
+    return fingerprint({sub: history} | {o: x for o, x in (others or {}).items() if x is not None},
+                       t - pd.Timedelta(hours=fc.spec.history_hours), t + pd.Timedelta(hours=1))
+
 # %% ../../nbs/04_mlops/03_service.ipynb #23f6680b
 def online_forecast(fc:Forecaster,        # the serving load forecaster
                     sub:str,              # its subsystem
                     history:pd.Series,    # the request's hourly load up to the origin (at least the model's window)
                     memo:dict|None=None,  # what the last call returned for `sub` (None: nothing followed yet)
                     others:dict|None=None,# other subsystems' load: the context inputs
+                    at_origin:tuple|None=None, # `load_origin_band` of this request, when already made
                    ) -> tuple:            # (forecast rows as `Forecaster.forecast` gives them, the memo after this call, which band)
     "The load forecast from the last hour of `history`, its band corrected online over the hours followed since the first call."
     hour, H, keep = pd.Timedelta(hours=1), fc.spec.horizons, fc.spec.history_hours + 1
@@ -284,8 +332,11 @@ def online_forecast(fc:Forecaster,        # the serving load forecaster
     memo = memo or {'start': s.index[0], 'as_of': None, 'state': None, 'tail': s.iloc[:0]}
     state = memo['state']
     first = memo['as_of'] + hour if state is not None else max(as_utc(fc.meta['train_end']) - H * hour, memo['start'] + (keep - 1) * hour)
+    online = f'online: corrected since {utc_text(max(memo["start"] + (keep - 1) * hour, as_utc(fc.meta["train_end"]) - H * hour))}'
+    kept = kept_answer(memo, T, load_inputs_key(fc, sub, s, others)) if fc.online_gamma and state is not None and T <= memo['as_of'] else None
+    if kept is not None: return _rows(dict(zip(('p10', 'p50', 'p90'), kept[:, None])), sub, T, H), memo, online   # served before, from these inputs
     if not fc.online_gamma or (T < first and not (state is not None and T == memo['as_of'])):
-        q = fc.calibrated(Design(s.iloc[-keep:], fc.spec, others), sub, [keep - 1])[1]
+        q = (at_origin or load_origin_band(fc, sub, s, others))[1]
         why = 'the model has no online correction' if not fc.online_gamma else \
               f'an origin before {utc_text(memo["as_of"])}, the newest the service followed' if state is not None else \
               f'the online correction starts at {utc_text(first)}'
@@ -294,9 +345,15 @@ def online_forecast(fc:Forecaster,        # the serving load forecaster
         return _rows(q, sub, T, H), memo, f'calibrated: {why}'
     lo = min(first, T) - (keep - 1) * hour
     acc = _merged(s, memo['tail'], lo, T)
-    _, q, new = fc.quantiles(Design(acc, fc.spec, others), sub, [len(acc) - 1], int((first - lo) / hour), state)
-    if T >= first: memo = memo | {'as_of': T, 'state': {'z': new['z'], 'issued': new['issued']}, 'tail': acc.iloc[-keep:]}
-    return _rows(q, sub, T, H), memo, f'online: corrected since {utc_text(max(memo["start"] + (keep - 1) * hour, as_utc(fc.meta["train_end"]) - H * hour))}'
+    d, n0, n = Design(acc, fc.spec, others), int((first - lo) / hour), len(acc)
+    rows = np.arange(max(n0, n - ANSWERS_KEPT), n) if T >= first else np.array([n - 1])   # the origins whose answers the memo keeps
+    rows = rows[np.isfinite(d.level[rows]) | (rows == n - 1)]
+    same = at_origin is not None and n == keep and np.array_equal(acc.to_numpy(), s.to_numpy()[-keep:], equal_nan=True)
+    _, q, new = fc.quantiles(d, sub, rows, n0, state, at_origin if same else None)
+    if T >= first:
+        memo = memo | {'as_of': T, 'state': {'z': new['z'], 'issued': new['issued']}, 'tail': acc.iloc[-keep:]}
+        memo = with_answers(memo, acc.index[rows], [load_inputs_key(fc, sub, acc, others, t) for t in acc.index[rows]], np.stack([q['p10'], q['p50'], q['p90']], 1))
+    return _rows({k: v[-1:] for k, v in q.items()}, sub, T, H), memo, online
 
 def _rows(q:dict, sub:str, origin, H:int) -> pd.DataFrame:
     "`Forecaster.forecast`'s rows of one origin from its quantiles."
@@ -306,7 +363,7 @@ def _rows(q:dict, sub:str, origin, H:int) -> pd.DataFrame:
 # %% ../../nbs/04_mlops/03_service.ipynb #748682e3
 class OnlineStates:
     "The memos of `online_forecast` (per model version and subsystem) and `online_renewable` (per version and series), in files of `folder` (every process reads the same)."
-    def __init__(self, folder): self.folder = Path(folder)
+    def __init__(self, folder): self.folder, self._known = Path(folder), {}   # path -> (the file's identity, its memo) this process last read or wrote
     def path(self, version:str, sub:str) -> Path: return self.folder/version/f'{sub}.npz'
 
     @contextmanager
@@ -322,54 +379,92 @@ class OnlineStates:
 # %% ../../nbs/04_mlops/03_service.ipynb #c8332315
 _NS = lambda t: np.int64(pd.Timestamp(t).value) if t is not None else np.int64(-1)
 _TS = lambda v: pd.Timestamp(int(v), tz='UTC') if int(v) >= 0 else None
+_IDENTITY = lambda st: (st.st_ino, st.st_mtime_ns, st.st_size)   # a memo file is replaced whole: a new file, a new identity
 
 @patch
 def write(self:OnlineStates, version:str, sub:str, memo:dict):
     "Save a memo of `online_forecast` or `online_renewable` (atomically: a reader sees the old one or the new one)."
-    st, tail = memo['state'] or {}, memo['tail']
+    st, tail, ans = memo['state'] or {}, memo['tail'], memo.get('answers') or {}
     buf = io.BytesIO()
     np.savez(buf, start=_NS(memo.get('start')), since=_NS(memo.get('from')), as_of=_NS(memo['as_of']), z=st.get('z', np.zeros(0)), issued=st.get('issued', np.zeros(0)),
-             tail_start=_NS(tail.index[0] if len(tail) else None), tail=tail.to_numpy(float))   # hourly from tail_start
-    with atomic_path(self.path(version, sub)) as tmp: Path(tmp).write_bytes(buf.getvalue())
+             tail_start=_NS(tail.index[0] if len(tail) else None), tail=tail.to_numpy(float),   # hourly from tail_start
+             answer_t=ans.get('t', np.zeros(0, np.int64)), answer_key=ans.get('key', np.zeros(0, str)), answer_band=ans.get('band', np.zeros(0)))
+    p = self.path(version, sub)
+    with atomic_path(p) as tmp: Path(tmp).write_bytes(buf.getvalue()); made = _IDENTITY(os.stat(tmp))
+    self._known[p] = (made, memo)   # the next read here needs no parsing while no other process has replaced the file
 
 @patch
 def read(self:OnlineStates, version:str, sub:str) -> dict|None:
-    "The memo saved for `version` and `sub` (None: none yet)."
-    try: a = np.load(self.path(version, sub))
+    "The memo saved for `version` and `sub` (None: none yet); parsed only when the file is not the one this process last read or wrote."
+    p = self.path(version, sub)
+    try: f = open(p, 'rb')
     except FileNotFoundError: return None
-    t0, v = _TS(a['tail_start']), a['tail']
-    tail = pd.Series(v, index=pd.date_range(t0, periods=len(v), freq='h', name='timestamp') if t0 is not None else pd.DatetimeIndex([], tz='UTC', name='timestamp'), dtype=float)
-    memo = {'start': _TS(a['start']), 'as_of': _TS(a['as_of']), 'state': {'z': a['z'], 'issued': a['issued']} if a['z'].size else None, 'tail': tail}
-    if 'since' in a.files and int(a['since']) >= 0:   # a memo of `online_renewable`: where its correction starts, its state as of when
-        memo = {k: x for k, x in memo.items() if k != 'start'} | {'from': _TS(a['since'])}
-        if memo['state'] is not None: memo['state']['as_of'] = memo['as_of']
+    with f:
+        now, known = _IDENTITY(os.fstat(f.fileno())), self._known.get(p)
+        if known is not None and known[0] == now: return known[1]
+        a = np.load(f)
+        t0, v = _TS(a['tail_start']), a['tail']
+        tail = pd.Series(v, index=pd.date_range(t0, periods=len(v), freq='h', name='timestamp') if t0 is not None else pd.DatetimeIndex([], tz='UTC', name='timestamp'), dtype=float)
+        memo = {'start': _TS(a['start']), 'as_of': _TS(a['as_of']), 'state': {'z': a['z'], 'issued': a['issued']} if a['z'].size else None, 'tail': tail}
+        if 'answer_t' in a.files and a['answer_t'].size: memo['answers'] = {'t': a['answer_t'], 'key': a['answer_key'], 'band': a['answer_band']}
+        if 'since' in a.files and int(a['since']) >= 0:   # a memo of `online_renewable`: where its correction starts, its state as of when
+            memo = {k: x for k, x in memo.items() if k != 'start'} | {'from': _TS(a['since'])}
+            if memo['state'] is not None: memo['state']['as_of'] = memo['as_of']
+    self._known[p] = (now, memo)
     return memo
+
+# %% ../../nbs/04_mlops/03_service.ipynb #d226cb78
+def renewable_origin_band(rf:RenewableForecaster, kind:str, sub:str,
+                          history:pd.Series,   # its observed hourly MW up to the origin (45 days at least)
+                         ) -> np.ndarray:      # `(3, len(horizons))`: P10, P50, P90 at every horizon of the model
+    "The model's part of a `kind` forecast at the last hour of `history`, read on its 45-day window alone (the band as calibrated)."
+    hs, d = np.array(rf.horizons), RenewableDesign(history.asfreq('h').iloc[-RENEWABLE_HISTORY_HOURS:], kind, sub)
+    return np.stack(rf.predict(d, hs, np.full(len(hs), len(d.y) - 1)))   # every horizon in one call
+
+def renewable_inputs_key(kind:str, sub:str, history:pd.Series,
+                         origin=None,         # the forecast's origin (default: the last hour of `history`)
+                        ) -> str:
+    "What a `kind` forecast at `origin` reads: the fingerprint of its 45-day window of `history`."
+    t = as_utc(origin) if origin is not None else history.index[-1]
+    return fingerprint({f'{kind}-{sub}': history}, t - pd.Timedelta(hours=RENEWABLE_HISTORY_HOURS - 1), t + pd.Timedelta(hours=1))
 
 # %% ../../nbs/04_mlops/03_service.ipynb #3f2381eb
 def online_renewable(rf:RenewableForecaster, # the serving wind and solar forecasters
                      kind:str, sub:str,      # the series: 'wind' or 'solar', and its subsystem
                      history:pd.Series,      # its observed hourly MW up to the origin (45 days at least)
                      memo:dict|None=None,    # what the last call returned for this series (None: nothing followed yet)
+                     at_origin:np.ndarray|None=None, # `renewable_origin_band` of this request, when already made
                     ) -> tuple:              # (forecast rows as `RenewableForecaster.forecast` gives them, the memo after this call, which band)
     "The `kind` forecast of `sub` from the last hour of `history`, its band corrected online over the hours followed since the first call."
     hour, keep, hs = pd.Timedelta(hours=1), RENEWABLE_HISTORY_HOURS, np.array(rf.horizons)
     s, given = history.asfreq('h'), memo; T = s.index[-1]
-    calibrated = lambda d: np.stack(rf.predict(d, hs, np.full(len(hs), len(d.y) - 1)))   # the band as calibrated at the origin, every horizon in one call
     frame = lambda b: pd.DataFrame({'origin': T, 'timestamp': T + pd.to_timedelta(hs, 'h'), 'series': kind, 'subsystem': sub, 'horizon': hs,
                                     'p10_mw': b[0], 'p50_mw': b[1], 'p90_mw': b[2]})
-    if memo is not None and memo['state'] is not None and T < memo['as_of']:   # an older origin: the state does not move back
-        return frame(calibrated(RenewableDesign(s.iloc[-keep:], kind, sub))), given, f'calibrated: an origin before {utc_text(memo["as_of"])}, the newest the service followed'
+    if rf.online_gamma and memo is not None and memo['state'] is not None and T <= memo['as_of']:
+        kept = kept_answer(memo, T, renewable_inputs_key(kind, sub, s))
+        if kept is not None: return frame(kept), given, f'online: corrected since {utc_text(memo["from"])}'   # served before, from these inputs
+        if T < memo['as_of']:   # an older origin read from other inputs: the state does not move back
+            band = at_origin if at_origin is not None else renewable_origin_band(rf, kind, sub, s)
+            return frame(band), given, f'calibrated: an origin before {utc_text(memo["as_of"])}, the newest the service followed'
     memo = memo or {'from': rf.online_from(s.index[0]), 'as_of': None, 'state': None, 'tail': s.iloc[:0]}
     state, tail = memo['state'], memo['tail']; first = memo['as_of'] + hour if state is not None else memo['from']
     acc = _merged(s, tail, min(first, T) - (keep - 1) * hour, max(T, tail.index.max()) if state is None and len(tail) else T)
-    d = RenewableDesign(acc[:T], kind, sub)
-    p10, p50, p90, new = rf.served(d, [len(d.y) - 1], hs, int(d.index.searchsorted(first)), state, calibrated(d)[None])
-    rows = frame((p10[0], p50[0], p90[0]))
-    if not rf.online_gamma: return rows, given, 'calibrated: the model has no online correction'
+    d = RenewableDesign(acc[:T], kind, sub); n, n0 = len(d.y), int(d.index.searchsorted(first))
+    rows = np.arange(max(n0, n - ANSWERS_KEPT), n) if T >= first else np.array([n - 1])   # the origins whose answers the memo keeps
+    rows = rows[np.isfinite(d.level[rows]) | (rows == n - 1)]
+    same = at_origin is not None and n == keep and np.array_equal(d.y, s.to_numpy()[-keep:], equal_nan=True)
+    last = at_origin if same else np.stack(rf.predict(d, hs, np.full(len(hs), n - 1)))
+    band = np.concatenate([np.stack([np.column_stack(rf.predict(d, h, rows[:-1])) for h in hs], 2), last[None]]) if len(rows) > 1 else last[None]
+    p10, p50, p90, new = rf.served(d, rows, hs, n0, state, band)
+    out = frame((p10[-1], p50[-1], p90[-1]))
+    if not rf.online_gamma: return out, given, 'calibrated: the model has no online correction'
     how = f'online: corrected since {utc_text(memo["from"])}'
-    if state is None and T < first: return rows, memo | {'tail': acc}, f'calibrated: the online correction starts at {utc_text(first)}'
-    if T >= first: memo = memo | {'as_of': T, 'state': new, 'tail': acc.iloc[-keep:]}
-    return rows, memo, how
+    if state is None and T < first: return out, memo | {'tail': acc}, f'calibrated: the online correction starts at {utc_text(first)}'
+    if T >= first:
+        memo = memo | {'as_of': T, 'state': new, 'tail': acc.iloc[-keep:]}
+        ts = d.index[rows]
+        memo = with_answers(memo, ts, [renewable_inputs_key(kind, sub, acc, t) for t in ts], np.stack([p10, p50, p90], 1))
+    return out, memo, how
 
 # %% ../../nbs/04_mlops/03_service.ipynb #85f87a5c
 @patch
@@ -381,17 +476,24 @@ def save(self:Monitor, subsystem:str):
              pend_p=np.array(list(pend.values()), float), err_t=np.array([e[0] for e in errs], np.int64),
              err_h=np.array([e[1] for e in errs], np.int64), err_ape=np.array([e[2] for e in errs], float),
              psi=np.float64(self.last_psi[subsystem]), feat_names=np.array(list(feats), str), feat_psi=np.array(list(feats.values()), float))
-    with atomic_path(self.store.path(self.name, subsystem)) as tmp: Path(tmp).write_bytes(buf.getvalue())
+    with atomic_path(self.store.path(self.name, subsystem)) as tmp: Path(tmp).write_bytes(buf.getvalue()); made = _IDENTITY(os.stat(tmp))
+    self._read[subsystem] = made   # what this process holds is that file: no need to parse it again
 
 @patch
 def load(self:Monitor, subsystem:str):
-    "Read the subsystem's record from `store` (none saved yet: an empty record)."
-    try: a = dict(np.load(self.store.path(self.name, subsystem)))
-    except FileNotFoundError: a = {}
+    "Read the subsystem's record from `store` (none saved yet: an empty record), unless what this process holds is that file already."
+    try: f = open(self.store.path(self.name, subsystem), 'rb')
+    except FileNotFoundError: a, now = {}, None
+    else:
+        with f:
+            now = _IDENTITY(os.fstat(f.fileno()))
+            if now == self._read.get(subsystem): return
+            a = dict(np.load(f))
     get = lambda k: a.get(k, np.zeros(0)).tolist()
     self.pending[subsystem] = OrderedDict(zip(zip(get('pend_t'), get('pend_h')), get('pend_p')))
     self.errors[subsystem] = deque(zip(get('err_t'), get('err_h'), get('err_ape')))
     self.last_psi[subsystem], self.last_features[subsystem] = float(a.get('psi', np.nan)), dict(zip(get('feat_names'), get('feat_psi')))
+    self._read[subsystem] = now
 
 # %% ../../nbs/04_mlops/03_service.ipynb #1cc3f4f8
 class NoModelError(RegistryError):
@@ -584,6 +686,28 @@ def renewables_inputs(self:ModelService, subsystem:str, origin:pd.Timestamp,
     archived = self.archive.renewables_history(subsystem, origin) if need else {}
     return out | {k: archived[k] for k in need if k in archived}
 
+# %% ../../nbs/04_mlops/03_service.ipynb #3309b141
+@patch
+def follow_state(self:ModelService, version:str, name:str, # the state followed (`OnlineStates`: a subsystem, or 'wind-NE', …)
+                 origin,            # the request's origin
+                 key:str,           # what its forecast reads (`load_inputs_key`, `renewable_inputs_key`)
+                 make,              # () -> the model's part at the origin (`load_origin_band`, `renewable_origin_band`)
+                 step,              # (memo, made) -> (rows, memo after, which band): `online_forecast` or `online_renewable`
+                 follow:bool=True,  # save the state carried on (False: read it only)
+                ) -> tuple:         # (forecast rows, which band)
+    "Move the online state `name` on to a request: the model runs under the process's computation lock, the update under the state's lock."
+    memo, hour = self.online.read(version, name), pd.Timedelta(hours=1)   # a look without the lock: a memo file is replaced whole
+    if memo is not None and memo['state'] is not None and origin <= memo['as_of'] and kept_answer(memo, origin, key) is not None:
+        rows, _, how = step(memo, None); return rows, how   # served before, from these inputs
+    with self._compute: made = make()
+    with self.online.held(version, name):
+        memo = self.online.read(version, name)
+        ready = memo is not None and memo['state'] is not None and origin - hour <= memo['as_of']   # the band made is all the update needs
+        with (nullcontext() if ready else self._compute):   # a first call or a gap: the model replays the hours between
+            rows, new, how = step(memo, made)
+        if follow and new is not memo: self.online.write(version, name, new)
+    return rows, how
+
 # %% ../../nbs/04_mlops/03_service.ipynb #494a4239
 @patch
 def renewable_forecast(self:ModelService, rf:RenewableForecaster, version:str,
@@ -591,16 +715,27 @@ def renewable_forecast(self:ModelService, rf:RenewableForecaster, version:str,
                        follow:bool=True,    # save the state carried on (False: read it only)
                        prefix:str='',       # how `bands` names the series: '' ('wind'), or '/' ('wind/NE', the whole SIN)
                       ):                    # a function (kind, subsystem, history, horizon) -> forecast rows, for `predict_and_optimize_realtime`
-    "The wind and solar forecasts with the online bands the service follows for `version`, per series (`online_renewable`), each under its lock."
+    "The wind and solar forecasts with the online bands the service follows for `version`, per series (`online_renewable` through `follow_state`)."
     def forecast(kind:str, sub:str, history:pd.Series, horizon:int) -> pd.DataFrame:
-        name = f'{kind}-{sub}'
-        with self.online.held(version, name):
-            memo = self.online.read(version, name)
-            f, new, how = online_renewable(rf, kind, sub, history, memo)
-            if follow and new is not memo: self.online.write(version, name, new)
+        f, how = self.follow_state(version, f'{kind}-{sub}', history.index[-1], renewable_inputs_key(kind, sub, history),
+                                   lambda: renewable_origin_band(rf, kind, sub, history),
+                                   lambda memo, made: online_renewable(rf, kind, sub, history, memo, made), follow)
         bands[f'{kind}/{sub}' if prefix else kind] = how
         return f[f['horizon'] <= horizon].sort_values('horizon').reset_index(drop=True)
     return forecast
+
+# %% ../../nbs/04_mlops/03_service.ipynb #8e962990
+@patch
+def renewables_ahead(self:ModelService, rf:RenewableForecaster, version:str,
+                     wanted:dict,         # subsystem -> (given: 'wind', 'solar' -> values or None, history: 'wind', 'solar' -> observed), as `expected_renewables` reads them
+                     origin:pd.Timestamp, # the requests' origin
+                     bands:dict, follow:bool=True, prefix:str='', # as in `renewable_forecast`
+                    ):                    # a function (kind, subsystem, history, horizon) -> the rows made, for `predict_and_optimize_realtime` and `_sin`
+    "The wind and solar forecasts a dispatch of `wanted` will ask for (`expected_renewables`), made now through `renewable_forecast`, before the dispatch holds the computation."
+    online, made = self.renewable_forecast(rf, version, bands, follow, prefix), {}
+    def keep(kind, sub, s, h): made[(kind, sub)] = online(kind, sub, s, h); return made[(kind, sub)]
+    for sub, (given, history) in wanted.items(): expected_renewables(rf, sub, origin, HORIZON_HOURS, given, history, keep)
+    return lambda kind, sub, s, h: made[(kind, sub)] if (kind, sub) in made else forecast_renewable(rf, kind, sub, s, h)
 
 # %% ../../nbs/04_mlops/03_service.ipynb #a305e96f
 @patch
@@ -609,12 +744,10 @@ def load_forecast(self:ModelService, fc:Forecaster, version:str, subsystem:str,
                   others:dict|None=None, # other subsystems' load (context inputs)
                   follow:bool=True,      # save the state carried on (False: read it only)
                  ) -> tuple:             # (forecast rows, which band: `LOAD_BAND`)
-    "The load forecast with the online band the service follows for `version` and `subsystem` (`online_forecast`), under its lock."
-    with self.online.held(version, subsystem):
-        memo = self.online.read(version, subsystem)
-        f, new, how = online_forecast(fc, subsystem, history, memo, others)
-        if follow and new is not memo: self.online.write(version, subsystem, new)
-    return f, how
+    "The load forecast with the online band the service follows for `version` and `subsystem` (`online_forecast` through `follow_state`)."
+    return self.follow_state(version, subsystem, history.index[-1], load_inputs_key(fc, subsystem, history, others),
+                             lambda: load_origin_band(fc, subsystem, history, others),
+                             lambda memo, made: online_forecast(fc, subsystem, history, memo, others, made), follow)
 
 # %% ../../nbs/04_mlops/03_service.ipynb #2da5c40d
 @patch
@@ -641,16 +774,16 @@ def run(self:ModelService, subsystem:str,  # N, NE, S or SE
         follow:bool=False,                # carry the online band's state on to this origin (a request); False: read it only (a replay)
         net_export_mw=None,               # the subsystem's net export held in each hour (MW; default 0)
        ) -> tuple[RealtimeResult, System]: # the answer, and the SIN it was dispatched on
-    "Forecast and dispatch with the serving version (one computation at a time), without touching the monitor."
+    "Forecast and dispatch with the serving version (one computation at a time per process), without touching the monitor."
     m, version = self.serving({subsystem: history})
     t = history.index[-1] + pd.Timedelta(hours=1)        # the first dispatched hour picks the deck's month
-    system = month_deck(t.year, t.month, self.data_dir)
-    ren = self.renewables_inputs(subsystem, history.index[-1], {'wind': wind_mw, 'solar': solar_mw}, renewables_history)
-    bands = {}; online = self.renewable_forecast(m.renewables, version, bands, follow) if m.renewables is not None else None
+    system, given = month_deck(t.year, t.month, self.data_dir), {'wind': wind_mw, 'solar': solar_mw}
+    ren = self.renewables_inputs(subsystem, history.index[-1], given, renewables_history)
+    bands, t0 = {}, time.perf_counter()
+    online = self.renewables_ahead(m.renewables, version, {subsystem: (given, ren)}, history.index[-1], bands, follow) if m.renewables is not None else None
+    lf, band = self.load_forecast(m.load, version, subsystem, history, follow=follow)
+    ms = (time.perf_counter() - t0) * 1e3
     with self._compute:
-        t0 = time.perf_counter()
-        lf, band = self.load_forecast(m.load, version, subsystem, history, follow=follow)
-        ms = (time.perf_counter() - t0) * 1e3
         r = predict_and_optimize_realtime(m, history, subsystem, wind_mw, solar_mw, reservoir_volumes_hm3, horizon=HORIZON_HOURS, system=system,
                                           water_value_rs_mwh=day_water_value(f'{t:%Y-%m-%d}', self.data_dir), renewables_history=ren,
                                           load_forecast=lf, net_export_mw=net_export_mw, renewable_forecast=online)
@@ -671,11 +804,11 @@ def run_sin(self:ModelService, histories:dict, # the four subsystems' hourly loa
     origin = next(iter(histories.values())).index[-1]; t = origin + pd.Timedelta(hours=1)
     system, given = month_deck(t.year, t.month, self.data_dir), given or {}
     ren = {s: self.renewables_inputs(s, origin, given.get(s) or {}, (renewables_history or {}).get(s)) for s in SUBSYSTEMS}
-    bands = {}; online = self.renewable_forecast(m.renewables, version, bands, follow, '/') if m.renewables is not None else None
+    bands, t0 = {}, time.perf_counter()
+    online = self.renewables_ahead(m.renewables, version, {s: (given.get(s) or {}, ren[s]) for s in SUBSYSTEMS}, origin, bands, follow, '/') if m.renewables is not None else None
+    lfs = {s: self.load_forecast(m.load, version, s, histories[s], {o: h for o, h in histories.items() if o != s}, follow=follow) for s in SUBSYSTEMS}
+    ms = (time.perf_counter() - t0) * 1e3
     with self._compute:
-        t0 = time.perf_counter()
-        lfs = {s: self.load_forecast(m.load, version, s, histories[s], {o: h for o, h in histories.items() if o != s}, follow=follow) for s in SUBSYSTEMS}
-        ms = (time.perf_counter() - t0) * 1e3
         r = predict_and_optimize_sin(m, histories, reservoir_volumes_hm3, HORIZON_HOURS, system, day_water_value(f'{t:%Y-%m-%d}', self.data_dir),
                                      given=given, renewables_history=ren, load_forecasts={s: f for s, (f, _) in lfs.items()}, renewable_forecast=online)
     r.load_band, r.renewables_band = '; '.join(f'{s}: {b}' for s, (_, b) in lfs.items()), bands
