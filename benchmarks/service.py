@@ -18,7 +18,7 @@ import argparse, os, shutil, sys, tempfile, time
 from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from service_load import serve, stop, locust, request_body, request_index   # a server, locust headless, the requests
+from service_load import serve, stop, locust, request_body, request_index, server_errors   # a server, locust headless, the requests
 
 def pct(x, q): import numpy as np; return float(np.percentile(np.asarray(x), q))
 
@@ -67,13 +67,14 @@ def main():
         reg.promote(reg.register(model))
         subs = [s for s in SUBSYSTEMS if s in reg.load(reg.serving).subsystems]
         fresh = lambda: shutil.rmtree(reg.root/ONLINE_FOLDER, ignore_errors=True)   # every server starts with no online band state
-        runs, table = [], []
+        runs, table, errors = [], [], []   # errors: the servers' tracebacks (their last lines)
         def run(name, workers, url, users, seconds, wait, start, server):
             r = locust(url, users, seconds, wait, Path(d)/f'run{len(runs)}', start, server)
             runs.append((name, workers, r))
             return start + r['requests'] // len(subs) + 2   # the next run goes on from the hour this one reached
         for workers in ((1, 2) if not a.skip_load else (2,)):
-            proc, url = serve(reg.root, workers, (4800, 5300, 5900)); fresh()   # the decks of July to September 2023 read; then no online band state
+            log = Path(d)/f'serve-{workers}.log'
+            proc, url = serve(reg.root, workers, (4800, 5300, 5900), log); fresh()   # the decks of July to September 2023 read; then no online band state
             start = 4800   # origins from about 1 August 2023; each server follows its own online band from there
             try:
                 if workers == 2 and a.requests:
@@ -82,7 +83,9 @@ def main():
                 start = run(f'saturated, {a.saturate_users} users, no wait', workers, url, a.saturate_users, a.seconds, 'none', start, proc)
                 if workers == 2 and not a.skip_users:
                     for users in (20, 50): start = run(f'{users} users, 1-2 s between requests', workers, url, users, a.wait_seconds, '1-2', start, proc)
-            finally: stop(proc)
+            finally:
+                stop(proc)
+                errors += [f'{workers} worker(s): {e}' for e in server_errors(log)]
     print(f'\nmodel: {a.model or "small LightGBM-only model of the four subsystems"}; {os.cpu_count()} cores')
     print(f'\none client, {a.requests} requests per subsystem at consecutive hourly origins (ms; server side: medians):')
     print(f'{"subsystem":>9} {"p50":>7} {"p99":>7} {"max":>7} | {"forecast":>8} {"dispatch":>8} {"LP build":>8} {"LP solve":>8} {"simplex it":>10} {"rest":>6} | band     load avg')
@@ -96,6 +99,7 @@ def main():
                   f'{r["server_cores"]:6.2f} cores {r["locust_cpu"]:9.0%} {r["load_before"]:8.1f}')
         for name, w, r in runs:
             for f in r['failure_kinds'][:5]: print(f'  {name}, {w} workers: {f}')
+        for e in errors: print(f'  server error: {e}')
         sat = [r for n, w, r in runs if n.startswith('saturated')]
         if len(sat) == 2: print(f'\nsaturated throughput, 2 workers / 1 worker: {sat[1]["rps"] / sat[0]["rps"]:.2f} (floor 1.7)')
 

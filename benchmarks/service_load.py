@@ -40,12 +40,14 @@ def request_index(sub:str, origin:int) -> int:
 def free_port() -> int:
     with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
 
-def serve(registry:Path, workers:int, warm_origins=(4800,)):
-    "`hpo-serve --workers N` on a free port, once every worker has answered requests at `warm_origins` (hourly origin numbers); (process, url)."
+def serve(registry:Path, workers:int, warm_origins=(4800,), log:Path|None=None):
+    """`hpo-serve --workers N` on a free port, once every worker has answered requests at `warm_origins` (hourly origin
+    numbers); (process, url). Its output (uvicorn's log: an error's traceback) goes to `log`, else nowhere."""
     import httpx
     port = free_port(); url = f'http://127.0.0.1:{port}'
+    out = open(log, 'w') if log else subprocess.DEVNULL
     p = subprocess.Popen(['hpo-serve', '--registry', str(registry), '--port', str(port), '--workers', str(workers)],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                         stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     for _ in range(1500):
         try:
             if httpx.get(url + '/health', timeout=1).status_code == 200: break
@@ -55,6 +57,15 @@ def serve(registry:Path, workers:int, warm_origins=(4800,)):
         for o in warm_origins:
             for sub in subs: httpx.post(url + '/v1/predict-and-optimize', json=request_body(request_index(sub, o)), timeout=120)
     return p, url
+
+def server_errors(log:Path) -> list:
+    "The last line of each traceback in a server's log (`serve`), e.g. 'KeyError: ...'."
+    lines, out = Path(log).read_text(errors='replace').splitlines() if Path(log).exists() else [], []
+    for i, l in enumerate(lines):
+        if l.startswith('Traceback'):
+            j = next((k for k in range(i + 1, len(lines)) if lines[k] and not lines[k].startswith((' ', 'Traceback', 'The above', 'During'))), None)
+            if j is not None: out.append(lines[j][:200])
+    return out
 
 def stop(p):
     "Stop the server and its workers (its process group)."

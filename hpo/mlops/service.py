@@ -592,6 +592,7 @@ class ModelService:
         self.registry, self.data_dir = registry, (str(data_dir) if data_dir else None)
         self.archive = archive or Archive(data_dir)
         self._compute, self._swap = threading.Lock(), threading.Lock()
+        self._waited = threading.local()   # per request thread: ms waited for the computation and state locks (`waiting`)
         self.version, self.model, self.problems = registry.load_serving(whole=True)
         self.online = OnlineStates(registry.root/ONLINE_FOLDER)   # the online bands followed and the monitor's record, per version
         self.started, self._stamp = time.time(), self._state_stamp()
@@ -686,6 +687,16 @@ def renewables_inputs(self:ModelService, subsystem:str, origin:pd.Timestamp,
     archived = self.archive.renewables_history(subsystem, origin) if need else {}
     return out | {k: archived[k] for k in need if k in archived}
 
+# %% ../../nbs/04_mlops/03_service.ipynb #60ed088c
+@patch
+@contextmanager
+def waiting(self:ModelService, lock):   # a lock (or a context manager that takes one)
+    "Hold `lock`; the milliseconds waited for it are added to this thread's `_waited.ms` (the answer's `queued` time)."
+    t = time.perf_counter()
+    with lock:
+        self._waited.ms = getattr(self._waited, 'ms', 0.0) + (time.perf_counter() - t) * 1e3
+        yield
+
 # %% ../../nbs/04_mlops/03_service.ipynb #3309b141
 @patch
 def follow_state(self:ModelService, version:str, name:str, # the state followed (`OnlineStates`: a subsystem, or 'wind-NE', …)
@@ -699,11 +710,11 @@ def follow_state(self:ModelService, version:str, name:str, # the state followed 
     memo, hour = self.online.read(version, name), pd.Timedelta(hours=1)   # a look without the lock: a memo file is replaced whole
     if memo is not None and memo['state'] is not None and origin <= memo['as_of'] and kept_answer(memo, origin, key) is not None:
         rows, _, how = step(memo, None); return rows, how   # served before, from these inputs
-    with self._compute: made = make()
-    with self.online.held(version, name):
+    with self.waiting(self._compute): made = make()
+    with self.waiting(self.online.held(version, name)):
         memo = self.online.read(version, name)
         ready = memo is not None and memo['state'] is not None and origin - hour <= memo['as_of']   # the band made is all the update needs
-        with (nullcontext() if ready else self._compute):   # a first call or a gap: the model replays the hours between
+        with self.waiting(nullcontext() if ready else self._compute):   # a first call or a gap: the model replays the hours between
             rows, new, how = step(memo, made)
         if follow and new is not memo: self.online.write(version, name, new)
     return rows, how
@@ -779,16 +790,17 @@ def run(self:ModelService, subsystem:str,  # N, NE, S or SE
     t = history.index[-1] + pd.Timedelta(hours=1)        # the first dispatched hour picks the deck's month
     system, given = month_deck(t.year, t.month, self.data_dir), {'wind': wind_mw, 'solar': solar_mw}
     ren = self.renewables_inputs(subsystem, history.index[-1], given, renewables_history)
-    bands, t0 = {}, time.perf_counter()
+    bands, t0, self._waited.ms = {}, time.perf_counter(), 0.0
     online = self.renewables_ahead(m.renewables, version, {subsystem: (given, ren)}, history.index[-1], bands, follow) if m.renewables is not None else None
     lf, band = self.load_forecast(m.load, version, subsystem, history, follow=follow)
-    ms = (time.perf_counter() - t0) * 1e3
-    with self._compute:
+    ms = (time.perf_counter() - t0) * 1e3 - self._waited.ms   # computed, not waited for
+    with self.waiting(self._compute):
         r = predict_and_optimize_realtime(m, history, subsystem, wind_mw, solar_mw, reservoir_volumes_hm3, horizon=HORIZON_HOURS, system=system,
                                           water_value_rs_mwh=day_water_value(f'{t:%Y-%m-%d}', self.data_dir), renewables_history=ren,
                                           load_forecast=lf, net_export_mw=net_export_mw, renewable_forecast=online)
     r.load_band, r.renewables_band = band, bands
-    r.timings_ms = r.timings_ms | {'forecast': round(r.timings_ms['forecast'] + ms, 2), 'total': round(r.timings_ms['total'] + ms, 2)}
+    r.timings_ms = r.timings_ms | {'forecast': round(r.timings_ms['forecast'] + ms, 2), 'total': round(r.timings_ms['total'] + ms, 2),
+                                  'queued': round(self._waited.ms, 2)}
     return r, system
 
 # %% ../../nbs/04_mlops/03_service.ipynb #0fb74917
@@ -804,15 +816,16 @@ def run_sin(self:ModelService, histories:dict, # the four subsystems' hourly loa
     origin = next(iter(histories.values())).index[-1]; t = origin + pd.Timedelta(hours=1)
     system, given = month_deck(t.year, t.month, self.data_dir), given or {}
     ren = {s: self.renewables_inputs(s, origin, given.get(s) or {}, (renewables_history or {}).get(s)) for s in SUBSYSTEMS}
-    bands, t0 = {}, time.perf_counter()
+    bands, t0, self._waited.ms = {}, time.perf_counter(), 0.0
     online = self.renewables_ahead(m.renewables, version, {s: (given.get(s) or {}, ren[s]) for s in SUBSYSTEMS}, origin, bands, follow, '/') if m.renewables is not None else None
     lfs = {s: self.load_forecast(m.load, version, s, histories[s], {o: h for o, h in histories.items() if o != s}, follow=follow) for s in SUBSYSTEMS}
-    ms = (time.perf_counter() - t0) * 1e3
-    with self._compute:
+    ms = (time.perf_counter() - t0) * 1e3 - self._waited.ms   # computed, not waited for
+    with self.waiting(self._compute):
         r = predict_and_optimize_sin(m, histories, reservoir_volumes_hm3, HORIZON_HOURS, system, day_water_value(f'{t:%Y-%m-%d}', self.data_dir),
                                      given=given, renewables_history=ren, load_forecasts={s: f for s, (f, _) in lfs.items()}, renewable_forecast=online)
     r.load_band, r.renewables_band = '; '.join(f'{s}: {b}' for s, (_, b) in lfs.items()), bands
-    r.timings_ms = r.timings_ms | {'forecast': round(r.timings_ms['forecast'] + ms, 2), 'total': round(r.timings_ms['total'] + ms, 2)}
+    r.timings_ms = r.timings_ms | {'forecast': round(r.timings_ms['forecast'] + ms, 2), 'total': round(r.timings_ms['total'] + ms, 2),
+                                  'queued': round(self._waited.ms, 2)}
     return r, system
 
 # %% ../../nbs/04_mlops/03_service.ipynb #1a270169
