@@ -4,7 +4,7 @@
 
 # %% ../../nbs/04_mlops/03_service.ipynb #0539fa66
 from __future__ import annotations
-import io, math, os, shutil, threading, time
+import io, math, shutil, threading, time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from collections import OrderedDict, deque
@@ -48,7 +48,7 @@ class Monitor:
         self.errors = {s: deque() for s in SUBSYSTEMS}          # (target hour as ns, horizon, APE %)
         self.last_psi = {s: float('nan') for s in SUBSYSTEMS}
         self._lock, self.store, self.name = threading.Lock(), store, name
-        self._read = {}   # subsystem -> the identity of the stored record this process holds (`load`, `save`)
+        self._read = {}   # subsystem -> the bytes of the stored record this process holds (`load`, `save`)
 
     @contextmanager
     def held(self, subsystem:str):
@@ -363,7 +363,7 @@ def _rows(q:dict, sub:str, origin, H:int) -> pd.DataFrame:
 # %% ../../nbs/04_mlops/03_service.ipynb #748682e3
 class OnlineStates:
     "The memos of `online_forecast` (per model version and subsystem) and `online_renewable` (per version and series), in files of `folder` (every process reads the same)."
-    def __init__(self, folder): self.folder, self._known = Path(folder), {}   # path -> (the file's identity, its memo) this process last read or wrote
+    def __init__(self, folder): self.folder, self._known = Path(folder), {}   # path -> (the file's bytes, its memo) this process last read or wrote
     def path(self, version:str, sub:str) -> Path: return self.folder/version/f'{sub}.npz'
 
     @contextmanager
@@ -379,7 +379,6 @@ class OnlineStates:
 # %% ../../nbs/04_mlops/03_service.ipynb #c8332315
 _NS = lambda t: np.int64(pd.Timestamp(t).value) if t is not None else np.int64(-1)
 _TS = lambda v: pd.Timestamp(int(v), tz='UTC') if int(v) >= 0 else None
-_IDENTITY = lambda st: (st.st_ino, st.st_mtime_ns, st.st_size)   # a memo file is replaced whole: a new file, a new identity
 
 @patch
 def write(self:OnlineStates, version:str, sub:str, memo:dict):
@@ -389,28 +388,27 @@ def write(self:OnlineStates, version:str, sub:str, memo:dict):
     np.savez(buf, start=_NS(memo.get('start')), since=_NS(memo.get('from')), as_of=_NS(memo['as_of']), z=st.get('z', np.zeros(0)), issued=st.get('issued', np.zeros(0)),
              tail_start=_NS(tail.index[0] if len(tail) else None), tail=tail.to_numpy(float),   # hourly from tail_start
              answer_t=ans.get('t', np.zeros(0, np.int64)), answer_key=ans.get('key', np.zeros(0, str)), answer_band=ans.get('band', np.zeros(0)))
-    p = self.path(version, sub)
-    with atomic_path(p) as tmp: Path(tmp).write_bytes(buf.getvalue()); made = _IDENTITY(os.stat(tmp))
-    self._known[p] = (made, memo)   # the next read here needs no parsing while no other process has replaced the file
+    p, data = self.path(version, sub), buf.getvalue()
+    with atomic_path(p) as tmp: Path(tmp).write_bytes(data)
+    self._known[p] = (data, memo)   # the next read here needs no parsing while no other process has replaced the file
 
 @patch
 def read(self:OnlineStates, version:str, sub:str) -> dict|None:
-    "The memo saved for `version` and `sub` (None: none yet); parsed only when the file is not the one this process last read or wrote."
+    "The memo saved for `version` and `sub` (None: none yet); parsed only when its bytes are not those this process last read or wrote."
     p = self.path(version, sub)
-    try: f = open(p, 'rb')
+    try: data = p.read_bytes()   # the file is replaced whole: these bytes are one memo
     except FileNotFoundError: return None
-    with f:
-        now, known = _IDENTITY(os.fstat(f.fileno())), self._known.get(p)
-        if known is not None and known[0] == now: return known[1]
-        a = np.load(f)
-        t0, v = _TS(a['tail_start']), a['tail']
-        tail = pd.Series(v, index=pd.date_range(t0, periods=len(v), freq='h', name='timestamp') if t0 is not None else pd.DatetimeIndex([], tz='UTC', name='timestamp'), dtype=float)
-        memo = {'start': _TS(a['start']), 'as_of': _TS(a['as_of']), 'state': {'z': a['z'], 'issued': a['issued']} if a['z'].size else None, 'tail': tail}
-        if 'answer_t' in a.files and a['answer_t'].size: memo['answers'] = {'t': a['answer_t'], 'key': a['answer_key'], 'band': a['answer_band']}
-        if 'since' in a.files and int(a['since']) >= 0:   # a memo of `online_renewable`: where its correction starts, its state as of when
-            memo = {k: x for k, x in memo.items() if k != 'start'} | {'from': _TS(a['since'])}
-            if memo['state'] is not None: memo['state']['as_of'] = memo['as_of']
-    self._known[p] = (now, memo)
+    known = self._known.get(p)
+    if known is not None and known[0] == data: return known[1]
+    a = np.load(io.BytesIO(data))
+    t0, v = _TS(a['tail_start']), a['tail']
+    tail = pd.Series(v, index=pd.date_range(t0, periods=len(v), freq='h', name='timestamp') if t0 is not None else pd.DatetimeIndex([], tz='UTC', name='timestamp'), dtype=float)
+    memo = {'start': _TS(a['start']), 'as_of': _TS(a['as_of']), 'state': {'z': a['z'], 'issued': a['issued']} if a['z'].size else None, 'tail': tail}
+    if 'answer_t' in a.files and a['answer_t'].size: memo['answers'] = {'t': a['answer_t'], 'key': a['answer_key'], 'band': a['answer_band']}
+    if 'since' in a.files and int(a['since']) >= 0:   # a memo of `online_renewable`: where its correction starts, its state as of when
+        memo = {k: x for k, x in memo.items() if k != 'start'} | {'from': _TS(a['since'])}
+        if memo['state'] is not None: memo['state']['as_of'] = memo['as_of']
+    self._known[p] = (data, memo)
     return memo
 
 # %% ../../nbs/04_mlops/03_service.ipynb #d226cb78
@@ -476,24 +474,23 @@ def save(self:Monitor, subsystem:str):
              pend_p=np.array(list(pend.values()), float), err_t=np.array([e[0] for e in errs], np.int64),
              err_h=np.array([e[1] for e in errs], np.int64), err_ape=np.array([e[2] for e in errs], float),
              psi=np.float64(self.last_psi[subsystem]), feat_names=np.array(list(feats), str), feat_psi=np.array(list(feats.values()), float))
-    with atomic_path(self.store.path(self.name, subsystem)) as tmp: Path(tmp).write_bytes(buf.getvalue()); made = _IDENTITY(os.stat(tmp))
-    self._read[subsystem] = made   # what this process holds is that file: no need to parse it again
+    data = buf.getvalue()
+    with atomic_path(self.store.path(self.name, subsystem)) as tmp: Path(tmp).write_bytes(data)
+    self._read[subsystem] = data   # what this process holds is that record: no need to parse it again
 
 @patch
 def load(self:Monitor, subsystem:str):
-    "Read the subsystem's record from `store` (none saved yet: an empty record), unless what this process holds is that file already."
-    try: f = open(self.store.path(self.name, subsystem), 'rb')
-    except FileNotFoundError: a, now = {}, None
+    "Read the subsystem's record from `store` (none saved yet: an empty record), unless what this process holds is that record already."
+    try: data = self.store.path(self.name, subsystem).read_bytes()
+    except FileNotFoundError: a, data = {}, None
     else:
-        with f:
-            now = _IDENTITY(os.fstat(f.fileno()))
-            if now == self._read.get(subsystem): return
-            a = dict(np.load(f))
+        if data == self._read.get(subsystem): return
+        a = dict(np.load(io.BytesIO(data)))
     get = lambda k: a.get(k, np.zeros(0)).tolist()
     self.pending[subsystem] = OrderedDict(zip(zip(get('pend_t'), get('pend_h')), get('pend_p')))
     self.errors[subsystem] = deque(zip(get('err_t'), get('err_h'), get('err_ape')))
     self.last_psi[subsystem], self.last_features[subsystem] = float(a.get('psi', np.nan)), dict(zip(get('feat_names'), get('feat_psi')))
-    self._read[subsystem] = now
+    self._read[subsystem] = data
 
 # %% ../../nbs/04_mlops/03_service.ipynb #1cc3f4f8
 class NoModelError(RegistryError):
